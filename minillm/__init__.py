@@ -1,0 +1,43 @@
+"""minillm: conversations with large language models as trees, blocking or async, over a sans-IO core."""
+
+from minillm.core.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    EmptyResponseError,
+    EmptyThreadError,
+    InvalidParameterError,
+    JSONRepairError,
+    MalformedResponseError,
+    MaxRetriesExceededError,
+    MiniLLMError,
+    NoJSONFoundError,
+    RateLimitError,
+    ServerError,
+    StreamError,
+    ThreadFormatError,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "EmptyResponseError",
+    "EmptyThreadError",
+    "InvalidParameterError",
+    "JSONRepairError",
+    "MalformedResponseError",
+    "MaxRetriesExceededError",
+    "MiniLLMError",
+    "NoJSONFoundError",
+    "RateLimitError",
+    "ServerError",
+    "StreamError",
+    "ThreadFormatError",
+]
