@@ -18,6 +18,7 @@ Catch ``MiniLLMError`` to catch them all. The tree, with whose fault each one is
     ├── NoJSONFoundError            no usable JSON in the text (``crash_on_refusal``)
     ├── JSONRepairError             the JSON could not be repaired
     ├── MaxRetriesExceededError     every attempt failed (``last_error``, also ``__cause__``)
+    ├── FileAccessError             a file could not be read or written (the OS error is the cause)
     └── ThreadFormatError           a saved thread is not valid (also a ValueError)
         └── EmptyThreadError        ...because it has no messages
 
@@ -35,6 +36,7 @@ __all__ = [
     "ConfigurationError",
     "EmptyResponseError",
     "EmptyThreadError",
+    "FileAccessError",
     "InvalidParameterError",
     "JSONRepairError",
     "MalformedResponseError",
@@ -157,6 +159,10 @@ class MaxRetriesExceededError(MiniLLMError):
         self.last_error = last_error
         self.attempts = attempts
         self.__cause__ = last_error
+
+
+class FileAccessError(MiniLLMError):
+    """A file (a saved thread, a media file) could not be read or written; ``__cause__`` is the OS error."""
 
 
 class ThreadFormatError(MiniLLMError, ValueError):

@@ -1,0 +1,64 @@
+"""What a completion returns, independent of the wire it came over."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from minillm.core.messages import ContentPart, Media, Message, MessageContent, TextPart
+from minillm.core.tools import ToolCall
+
+if TYPE_CHECKING:
+    from minillm.core.usage import Usage
+
+__all__ = ["CompletionResponse"]
+
+
+def _lower_keys(headers: Mapping[str, str]) -> Mapping[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def _to_tuple(value: object) -> tuple[object, ...]:
+    return tuple(value) if value is not None else ()  # type: ignore[call-overload]
+
+
+@attrs.frozen
+class CompletionResponse:
+    """A finished completion: its text, why it stopped, token usage, tool calls and the HTTP headers.
+
+    ``headers`` has lower-case names, so ``response.headers["x-ratelimit-remaining-requests"]`` works
+    whatever case the server used.
+    """
+
+    id: str
+    model: str
+    content: str
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tuple)
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_lower_keys)
+    media: tuple[Media, ...] = attrs.field(default=(), converter=_to_tuple)
+
+    def is_complete(self) -> bool:
+        """True when the model stopped on its own (``finish_reason == "stop"``)."""
+        return self.finish_reason == "stop"
+
+    def is_truncated(self) -> bool:
+        """True when the token limit cut the text short (``finish_reason == "length"``)."""
+        return self.finish_reason == "length"
+
+    def has_tool_calls(self) -> bool:
+        return bool(self.tool_calls)
+
+    def to_assistant_message(self) -> Message:
+        """The assistant message for this response, with returned media as parts when there are any."""
+        calls = self.tool_calls or None
+        if not self.media:
+            return Message.assistant(self.content) if calls is None else Message(
+                "assistant", self.content, tool_calls=calls
+            )
+        parts: list[ContentPart] = [TextPart(self.content)] if self.content else []
+        parts.extend(ContentPart.from_media(m) for m in self.media)
+        return Message("assistant", MessageContent(tuple(parts)), tool_calls=calls)
