@@ -9,6 +9,7 @@ from minillm.core.errors import (
     ConfigurationError,
     EmptyResponseError,
     EmptyThreadError,
+    FileAccessError,
     InvalidParameterError,
     JSONRepairError,
     MalformedResponseError,
@@ -20,8 +21,29 @@ from minillm.core.errors import (
     StreamError,
     ThreadFormatError,
 )
+from minillm.core.media import AudioData, DocumentData, ImageData, VideoData
+from minillm.core.messages import ContentPart, Message, MessageContent, Role
+from minillm.core.pretty import PrettyPrintConfig, format_conversation, pretty_messages
+from minillm.core.response import CompletionResponse
+from minillm.core.tools import ToolCall
+from minillm.core.tree import ChatNode, ConversationBuilder
 
 __all__ = [
+    "AudioData",
+    "ChatNode",
+    "CompletionResponse",
+    "ContentPart",
+    "ConversationBuilder",
+    "DocumentData",
+    "ImageData",
+    "Message",
+    "MessageContent",
+    "PrettyPrintConfig",
+    "Role",
+    "ToolCall",
+    "VideoData",
+    "format_conversation",
+    "pretty_messages",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
@@ -30,6 +52,7 @@ __all__ = [
     "ConfigurationError",
     "EmptyResponseError",
     "EmptyThreadError",
+    "FileAccessError",
     "InvalidParameterError",
     "JSONRepairError",
     "MalformedResponseError",

@@ -339,7 +339,7 @@ class Message:
     """
 
     role: Role = attrs.field(converter=_to_role)
-    content: MessageContent = attrs.field(factory=MessageContent, converter=_to_content)
+    content: MessageContent = attrs.field(converter=_to_content)
     name: str | None = None
     tool_call_id: str | None = None
     tool_calls: tuple[ToolCall, ...] | None = attrs.field(default=None, converter=_to_tool_calls)
