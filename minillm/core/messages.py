@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import attrs
 
 from minillm.core.errors import InvalidParameterError
-from minillm.core.media import AudioData, DocumentData, ImageData, VideoData
+from minillm.core.media import AudioData, DocumentData, ImageData, VideoData, _clip_repr
 from minillm.core.tools import ToolCall
 
 __all__ = [
@@ -50,10 +50,41 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def _need(d: Mapping[str, Any], key: str, kind: str) -> Any:
-    if not isinstance(d, Mapping) or key not in d:
-        raise InvalidParameterError(f"a {kind} part needs a {key!r} key")
-    return d[key]
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _obj(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidParameterError(f"{where} must be a JSON object, not {_kind(value)}")
+    return value
+
+
+def _str(d: Mapping[str, Any], key: str, where: str) -> str:
+    if key not in d:
+        raise InvalidParameterError(f"{where} needs a {key!r} key")
+    value = d[key]
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"{where}: {key!r} must be a string, not {_kind(value)}")
+    return value
+
+
+def _opt_str(d: Mapping[str, Any], key: str, where: str) -> str | None:
+    return None if d.get(key) is None else _str(d, key, where)
+
+
+def _opt_int(d: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = d.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidParameterError(f"{where}: {key!r} must be an integer, not {_kind(value)}")
+    return value
+
+
+def _opt_float(d: Mapping[str, Any], key: str, where: str) -> float | None:
+    value = d.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise InvalidParameterError(f"{where}: {key!r} must be a number, not {_kind(value)}")
+    return value
 
 
 @attrs.frozen
@@ -87,35 +118,39 @@ class ContentPart(abc.ABC):
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> ContentPart:
         """Parse a part from its JSON form; an unknown ``type`` raises ``InvalidParameterError``."""
-        kind = _need(data, "type", "content")
+        kind = _str(_obj(data, "a content part"), "type", "a content part")
         if kind == "text":
-            text = _need(data, "text", "text")
-            if not isinstance(text, str):
-                raise InvalidParameterError("a text part's 'text' must be a string")
-            return TextPart(text)
+            return TextPart(_str(data, "text", "a text part"))
+        if kind not in ("image_url", "input_audio", "video_url", "file"):
+            raise InvalidParameterError(
+                f"unknown content part type {kind!r}; expected text, image_url, input_audio, video_url or file"
+            )
+        where = f"the {kind!r} object of a content part"
+        if kind not in data:
+            raise InvalidParameterError(f"a content part of type {kind!r} needs a {kind!r} key")
+        inner = _obj(data[kind], where)
         if kind == "image_url":
-            inner = _need(data, "image_url", "image_url")
             return ImagePart(
-                _need(inner, "url", "image_url"), inner.get("detail"), inner.get("width"), inner.get("height")
+                _str(inner, "url", where),
+                _opt_str(inner, "detail", where),
+                _opt_int(inner, "width", where),
+                _opt_int(inner, "height", where),
             )
         if kind == "input_audio":
-            inner = _need(data, "input_audio", "input_audio")
-            return AudioPart(_need(inner, "data", "input_audio"), inner.get("format"), inner.get("duration_secs"))
+            return AudioPart(
+                _str(inner, "data", where), _opt_str(inner, "format", where), _opt_float(inner, "duration_secs", where)
+            )
         if kind == "video_url":
-            inner = _need(data, "video_url", "video_url")
             return VideoPart(
-                _need(inner, "url", "video_url"),
-                inner.get("duration_secs"),
-                inner.get("width"),
-                inner.get("height"),
+                _str(inner, "url", where),
+                _opt_float(inner, "duration_secs", where),
+                _opt_int(inner, "width", where),
+                _opt_int(inner, "height", where),
             )
-        if kind == "file":
-            inner = _need(data, "file", "file")
-            return FilePart(
-                inner.get("filename") or "document.pdf", _need(inner, "file_data", "file"), inner.get("page_count")
-            )
-        raise InvalidParameterError(
-            f"unknown content part type {kind!r}; expected text, image_url, input_audio, video_url or file"
+        return FilePart(
+            _opt_str(inner, "filename", where) or "document.pdf",
+            _str(inner, "file_data", where),
+            _opt_int(inner, "page_count", where),
         )
 
 
@@ -135,7 +170,7 @@ class ImagePart(ContentPart):
     """An image by URL or data URL, with optional ``detail`` and size hints."""
 
     type: ClassVar[str] = "image_url"
-    url: str
+    url: str = attrs.field(repr=_clip_repr)
     detail: str | None = None
     width: int | None = None
     height: int | None = None
@@ -152,7 +187,7 @@ class AudioPart(ContentPart):
     """Audio as base64 data (with its ``format``) or a URL (no format)."""
 
     type: ClassVar[str] = "input_audio"
-    data: str
+    data: str = attrs.field(repr=_clip_repr)
     format: str | None = None
     duration_secs: float | None = None
 
@@ -168,7 +203,7 @@ class VideoPart(ContentPart):
     """A video by URL or data URL."""
 
     type: ClassVar[str] = "video_url"
-    url: str
+    url: str = attrs.field(repr=_clip_repr)
     duration_secs: float | None = None
     width: int | None = None
     height: int | None = None
@@ -186,7 +221,7 @@ class FilePart(ContentPart):
 
     type: ClassVar[str] = "file"
     filename: str
-    file_data: str
+    file_data: str = attrs.field(repr=_clip_repr)
     page_count: int | None = None
 
     def to_dict(self, *, estimation_metadata: bool = True) -> dict[str, Any]:
@@ -199,6 +234,10 @@ class FilePart(ContentPart):
 def _to_value(value: str | Iterable[ContentPart]) -> str | tuple[ContentPart, ...]:
     if isinstance(value, str):
         return value
+    if not isinstance(value, Iterable) or isinstance(value, (bytes, bytearray, Mapping)):
+        raise InvalidParameterError(
+            f"message content must be a str or a sequence of ContentPart objects, not {type(value).__name__}"
+        )
     parts = tuple(value)
     for p in parts:
         if not isinstance(p, ContentPart):
@@ -318,13 +357,16 @@ def _to_content(value: str | MessageContent | Sequence[ContentPart]) -> MessageC
     )
 
 
+_ROLES: dict[object, Role] = {r.value: r for r in Role}
+
+
 def _to_role(value: Role | str) -> Role:
+    if type(value) is Role:
+        return value
     try:
-        return Role(value)
-    except ValueError:
-        raise InvalidParameterError(
-            f"unknown role {value!r}; expected one of system, user, assistant, tool"
-        ) from None
+        return _ROLES[value]
+    except (KeyError, TypeError):
+        raise InvalidParameterError(f"unknown role {value!r}; expected one of system, user, assistant, tool") from None
 
 
 def _to_tool_calls(value: Iterable[ToolCall] | None) -> tuple[ToolCall, ...] | None:

@@ -49,7 +49,7 @@ class ChatNode:
             raise InvalidParameterError(
                 f"ChatNode needs a Message, not {type(message).__name__}; use ChatNode.user(text) for plain text"
             )
-        self._id = str(uuid.uuid4())
+        self._id: str | None = None  # made on first use: most nodes never need one
         self._message = message
         self._parent: ChatNode | None = None
         self._children: list[ChatNode] = []
@@ -139,6 +139,8 @@ class ChatNode:
     @property
     def id(self) -> str:
         """A UUID4 string, unique to this node (copies get new ones)."""
+        if self._id is None:
+            self._id = str(uuid.uuid4())
         return self._id
 
     @property
@@ -245,7 +247,7 @@ class ChatNode:
     def find_by_id(self, node_id: str) -> ChatNode | None:
         """The node with this id in this node's subtree, or None."""
         for node in self._walk_depth_first():
-            if node._id == node_id:
+            if node._id is not None and node._id == node_id:
                 return node
         return None
 
