@@ -21,17 +21,36 @@ from minillm.core.errors import (
     StreamError,
     ThreadFormatError,
 )
+from minillm.core.generator import GeneratorInfo
 from minillm.core.media import AudioData, DocumentData, ImageData, VideoData
 from minillm.core.messages import ContentPart, Message, MessageContent, Role
+from minillm.core.params import (
+    CompletionParameters,
+    NodeCompletionParameters,
+    ProviderSettings,
+    ReasoningConfig,
+    ResponseFormat,
+)
 from minillm.core.pretty import PrettyPrintConfig, format_conversation, pretty_messages
 from minillm.core.response import CompletionResponse
 from minillm.core.tools import ToolCall
 from minillm.core.tree import ChatNode, ConversationBuilder
+from minillm.core.usage import CostInfo, CostResolution, TokenPrice, Usage
 
 __all__ = [
     "AudioData",
     "ChatNode",
+    "CompletionParameters",
     "CompletionResponse",
+    "CostInfo",
+    "CostResolution",
+    "GeneratorInfo",
+    "NodeCompletionParameters",
+    "ProviderSettings",
+    "ReasoningConfig",
+    "ResponseFormat",
+    "TokenPrice",
+    "Usage",
     "ContentPart",
     "ConversationBuilder",
     "DocumentData",

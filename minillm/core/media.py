@@ -48,6 +48,8 @@ _VIDEO_MIME = {
     "ogv": "video/ogg",
 }
 _PDF_MIME = "application/pdf"
+# Reprs show at most about this many characters of a URL (a data URL can be megabytes long).
+_URL_REPR_LIMIT = 120
 
 
 def _read_file(path: str | os.PathLike[str]) -> bytes:
@@ -73,13 +75,25 @@ def _decode(data: str, is_url: bool) -> bytes:
     if is_url:
         raise InvalidParameterError("this media is a URL; there are no bytes to decode (download it first)")
     try:
-        return base64.b64decode(data, validate=True)
+        decoded = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as e:
         raise InvalidParameterError(f"media data is not valid base64: {e}") from e
+    # b64decode lets extra padding and non-zero trailing bits through; standard base64 has one spelling.
+    if base64.b64encode(decoded) != data.encode("ascii"):
+        raise InvalidParameterError(
+            "media data is not valid base64: it is not in canonical padded form (extra '=' or stray trailing bits)"
+        )
+    return decoded
 
 
-def _short(data: str) -> str:
-    return data if len(data) <= 40 else f"{data[:24]}...({len(data)} chars)"
+def _short(data: str, limit: int = 40) -> str:
+    """``data`` cut to about ``limit`` characters for a repr, saying how long it really is."""
+    return data if len(data) <= limit else f"{data[: limit - 16]}...({len(data)} chars)"
+
+
+def _clip_repr(data: str) -> str:
+    """The repr of a URL or data URL, shortened so that inline media (megabytes of base64) stays readable."""
+    return repr(_short(data, _URL_REPR_LIMIT))
 
 
 def _data_url(mime: str, data: str, is_url: bool) -> str:
@@ -91,7 +105,8 @@ def _media_repr(self: Any) -> str:
     for a in attrs.fields(type(self)):
         value = getattr(self, a.name)
         if a.name == "base64_data":
-            value = value if self.is_url else _short(value)
+            # A URL may itself be a data URL (returned images are), so it is shortened too, just less.
+            value = _short(value, _URL_REPR_LIMIT) if self.is_url else _short(value)
         elif value is None or (a.name == "is_url" and not value):
             continue
         fields.append(f"{a.name}={value!r}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -20,8 +20,8 @@ def _lower_keys(headers: Mapping[str, str]) -> Mapping[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
-def _to_tuple(value: object) -> tuple[object, ...]:
-    return tuple(value) if value is not None else ()  # type: ignore[call-overload]
+def _to_tuple(value: Iterable[Any] | None) -> tuple[Any, ...]:
+    return () if value is None else tuple(value)
 
 
 @attrs.frozen

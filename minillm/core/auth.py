@@ -1,0 +1,202 @@
+"""Credentials: how a generator proves who it is, without ever showing the secret.
+
+Every kind has ``resolve()``, called when a request is built: it returns a ``ResolvedCredential`` (an API key
+or a bearer token; the wire decides which header carries it), ``None`` for no authentication, or raises
+``ConfigurationError`` when a credential is needed and missing. Resolving at request time is what lets a
+preset be built without a key (the error comes when it is used) and lets a Claude subscription pick up a
+token that Claude Code refreshed.
+
+``repr`` and ``str`` of every value here show ``***`` in place of a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal, NoReturn, Protocol, runtime_checkable
+
+import attrs
+
+from minillm.core.errors import ConfigurationError, InvalidParameterError
+
+__all__ = [
+    "ApiKey",
+    "Auth",
+    "BearerToken",
+    "ClaudeSubscriptionAuth",
+    "MissingKey",
+    "NoAuth",
+    "ResolvedCredential",
+    "env_value",
+]
+
+CLAUDE_TOKEN_ENV = "ANTHROPIC_AUTH_TOKEN"
+_CLAUDE_CREDENTIALS = (".claude", ".credentials.json")
+
+
+def _no_line_break(instance: object, _attribute: attrs.Attribute[str], value: str) -> None:
+    what = type(instance).__name__
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"{what} needs the secret as a str, not {type(value).__name__}")
+    if any(c in value for c in "\r\n\0"):
+        # The secret itself is never echoed: only the problem and the fix.
+        raise InvalidParameterError(
+            f"the {what} secret contains a line break or NUL character, which cannot go in an HTTP header; "
+            "strip it (a trailing newline copied from a file is the usual cause)"
+        )
+
+
+@attrs.frozen(repr=False)
+class ResolvedCredential:
+    """A secret ready for a request: ``kind`` tells the wire which header to use."""
+
+    kind: Literal["api_key", "bearer"]
+    secret: str = attrs.field(validator=_no_line_break)
+
+    def __repr__(self) -> str:
+        return f"ResolvedCredential(kind={self.kind!r}, secret=***)"
+
+
+@runtime_checkable
+class Auth(Protocol):
+    """Anything that can produce a credential when a request is built."""
+
+    def resolve(self) -> ResolvedCredential | None:
+        """The credential to send, ``None`` for none; ``ConfigurationError`` if one is needed but missing."""
+        ...
+
+
+@attrs.frozen(repr=False)
+class ApiKey:
+    """An API key. OpenAI-dialect wires send it as ``Authorization: Bearer``; Anthropic as ``x-api-key``."""
+
+    secret: str = attrs.field(validator=_no_line_break)
+
+    def resolve(self) -> ResolvedCredential:
+        return ResolvedCredential("api_key", self.secret)
+
+    def __repr__(self) -> str:
+        return "ApiKey(***)"
+
+
+@attrs.frozen(repr=False)
+class BearerToken:
+    """An OAuth-style bearer token, always sent as ``Authorization: Bearer``."""
+
+    secret: str = attrs.field(validator=_no_line_break)
+
+    def resolve(self) -> ResolvedCredential:
+        return ResolvedCredential("bearer", self.secret)
+
+    def __repr__(self) -> str:
+        return "BearerToken(***)"
+
+
+@attrs.frozen
+class NoAuth:
+    """No credential at all (local servers, ``GeneratorInfo.custom``)."""
+
+    def resolve(self) -> ResolvedCredential | None:
+        return None
+
+
+@attrs.frozen
+class MissingKey:
+    """A preset's key whose environment variable was unset when the generator was built.
+
+    Building such a generator works; resolving it (that is, sending a request) raises ``ConfigurationError``
+    saying which variable to set.
+    """
+
+    env_var: str
+    provider: str | None = None
+
+    def resolve(self) -> NoReturn:
+        where = f" for {self.provider}" if self.provider else ""
+        raise ConfigurationError(
+            f"no API key{where}: set {self.env_var} (in the environment or a .env file) before building the "
+            "generator, or call .with_api_key(...)"
+        )
+
+
+@attrs.frozen
+class ClaudeSubscriptionAuth:
+    """A Claude subscription's OAuth token, looked up afresh at every request.
+
+    First the ``ANTHROPIC_AUTH_TOKEN`` variable (environment, else ``.env``) when it is not blank, else
+    ``claudeAiOauth.accessToken`` in ``credentials_path`` (default ``$HOME/.claude/.credentials.json``, the
+    file Claude Code keeps). The file is small and re-read every time, so a token Claude Code refreshed is
+    used at once. Neither present: ``ConfigurationError`` naming both sources.
+    """
+
+    credentials_path: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
+
+    def default_path(self) -> Path:
+        """The credentials file this value reads: ``credentials_path`` or ``$HOME/.claude/.credentials.json``."""
+        if self.credentials_path is not None:
+            return self.credentials_path
+        home = os.environ.get("HOME")
+        return (Path(home) if home else Path.home()).joinpath(*_CLAUDE_CREDENTIALS)
+
+    def resolve(self) -> ResolvedCredential:
+        token = env_value(CLAUDE_TOKEN_ENV)
+        if token is not None and token.strip():
+            return ResolvedCredential("bearer", token)
+        path = self.default_path()
+        token, problem = _read_claude_token(path)
+        if token is not None:
+            return ResolvedCredential("bearer", token)
+        raise ConfigurationError(
+            f"no Claude subscription credential: {CLAUDE_TOKEN_ENV} is not set (environment or .env) and "
+            f"{path} {problem}. Log in with Claude Code (`claude`) to create the file, or set "
+            f"{CLAUDE_TOKEN_ENV} to an OAuth token (`claude setup-token` prints one)"
+        )
+
+
+def _read_claude_token(path: Path) -> tuple[str | None, str]:
+    """The access token in a Claude Code credentials file, or ``None`` and why not (never the file's text)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, "does not exist"
+    except UnicodeDecodeError:
+        return None, "is not UTF-8 text"
+    except OSError as e:
+        return None, f"could not be read ({e.strerror or type(e).__name__})"
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, "is not valid JSON"
+    oauth = data.get("claudeAiOauth") if isinstance(data, dict) else None
+    token = oauth.get("accessToken") if isinstance(oauth, dict) else None
+    if isinstance(token, str) and token:
+        return token, ""
+    return None, "holds no claudeAiOauth.accessToken"
+
+
+def _find_dotenv() -> Path | None:
+    """The nearest ``.env`` file from the current directory upward, if any."""
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        candidate = folder / ".env"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def env_value(name: str) -> str | None:
+    """The value of variable ``name``: the process environment first, else the nearest ``.env`` file.
+
+    A variable set to the empty string counts as set. The ``.env`` file (searched from the current directory
+    upward) is only read, never loaded into ``os.environ``, so the real environment always wins.
+    """
+    value = os.environ.get(name)
+    if value is not None:
+        return value
+    path = _find_dotenv()
+    if path is None:
+        return None
+    from dotenv import dotenv_values  # deferred: only needed when the environment lacks the variable
+
+    return dotenv_values(path).get(name)
