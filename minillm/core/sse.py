@@ -1,0 +1,205 @@
+"""A sans-IO decoder for Server-Sent Events (``text/event-stream``), as the WHATWG HTML standard defines it.
+
+Bytes go in with ``SSEDecoder.feed()`` in whatever pieces the network delivers; ``ServerSentEvent`` values come
+out. ``finish()`` marks the end of the body. Nothing here touches a socket, so the sync and async transports and
+the tests drive the same code (the shape of h11's connection object).
+
+The rules (WHATWG HTML, "9.2.5 Parsing an event stream" and "9.2.6 Interpreting an event stream"):
+
+- A line ends at CRLF, LF or CR. A CR that ends one piece and an LF that starts the next are one line ending.
+  ``str.splitlines`` is never used: it also splits on U+2028, U+0085, form feed and others, which SSE keeps.
+- The stream is UTF-8, decoded with replacement; only complete lines are decoded, so a character split across
+  two pieces decodes correctly. One leading byte-order mark is dropped, even when it arrives split.
+- A line starting with ``:`` is a comment and ignored (OpenRouter sends ``: OPENROUTER PROCESSING``).
+- ``field:value`` with one optional space after the colon removed; a line without a colon is a field with an
+  empty value. ``data`` lines are joined with ``\\n``; ``event`` names the type ("message" when empty) and
+  resets after every blank line; ``id`` is sticky and ignored when it holds U+0000; ``retry`` counts only
+  when it is all ASCII digits. Unknown fields are ignored.
+- A blank line dispatches the event, unless no ``data`` line came since the previous blank line.
+
+Denial of service: the decoder sets no size limit (an event is handed over whole, so its size is the
+server's to choose and memory grows with it), but its time is linear in the input, so a server cannot make it
+spin by sending a huge event in small pieces.
+Each fed byte is looked at a constant number of times, by the piece it came in (a search for CR and, when one
+is there, a CR/CRLF rewrite; a search for LF; one UTF-8 decode when its line is complete), the unfinished line
+is grown in a ``bytearray`` (amortized O(1) per byte, never rebuilt or re-scanned when a piece arrives) and
+decoded alone when its line ending comes, the other lines of a piece are decoded together and split once, and an
+event's ``data`` lines are joined once when it is dispatched. A naive ``buffer += piece`` and re-scan per
+piece is quadratic: a 64 MiB event in 1 KiB pieces would copy about 2 TB. Likewise a ``retry`` value longer
+than ``_MAX_RETRY_DIGITS`` significant digits is ignored rather than converted, because turning a huge digit
+string into an ``int`` is itself super-linear (and raises past Python's digit limit).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = ["SSEDecoder", "ServerSentEvent"]
+
+_BOM = b"\xef\xbb\xbf"
+_CR = b"\r"
+_LF = b"\n"
+_CRLF = b"\r\n"
+
+# Enough for any sane reconnection delay in milliseconds (about 31 years), small enough that int() is cheap.
+_MAX_RETRY_DIGITS = 12
+
+
+@attrs.frozen
+class ServerSentEvent:
+    """One dispatched event.
+
+    ``event`` is the type ("message" unless an ``event:`` line named another). ``data`` is the ``data``
+    lines joined with ``\\n``. ``id`` is the last event ID in force when the event was dispatched (sticky
+    across events; ``None`` when the stream never set one, ``""`` after an empty ``id:``). ``retry`` is the
+    reconnection time in milliseconds given by a valid ``retry:`` line in this event's block, else ``None``.
+    """
+
+    event: str = "message"
+    data: str = ""
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Turns the bytes of one ``text/event-stream`` body into ``ServerSentEvent`` values, incrementally.
+
+    Call ``feed()`` with each piece as it arrives; it returns the events those bytes completed, in order.
+    Call ``finish()`` at the end of the body. The decoder does no I/O and keeps no global state.
+    """
+
+    def __init__(self) -> None:
+        self._last_event_id: str | None = None
+        self._reconnection_time: int | None = None
+        self._reset_stream()
+
+    def _reset_stream(self) -> None:
+        # The unfinished line: bytes after the last line ending, grown in place (see the module docstring).
+        self._pending = bytearray()
+        # The previous piece ended with CR: an LF at the start of the next piece belongs to that line ending.
+        self._skip_lf = False
+        # No line decoded yet, so a leading byte-order mark may still be ahead.
+        self._at_start = True
+        self._data: list[str] = []
+        self._event_type = ""
+        self._id_buffer: str | None = None
+        self._retry: int | None = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The last event ID as of the latest blank line (``None`` until an ``id`` field was seen).
+
+        It follows the WHATWG "last event ID string": a block with an ``id`` but no ``data`` still updates it,
+        although no event is dispatched.
+        """
+        return self._last_event_id
+
+    @property
+    def reconnection_time(self) -> int | None:
+        """The latest valid ``retry`` value in milliseconds, from any block, even one that dispatched nothing."""
+        return self._reconnection_time
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        """Take the next piece of the body and return the events it completed (often none)."""
+        if not data:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[:1] == _LF:
+                data = data[1:]
+        if _CR in data:
+            # A CR always ends a line at once; remember a trailing one so a split CRLF counts once.
+            self._skip_lf = data.endswith(_CR)
+            data = data.replace(_CRLF, _LF).replace(_CR, _LF)
+        end = data.rfind(_LF)
+        if end < 0:
+            self._pending += data
+            return []
+        events: list[ServerSentEvent] = []
+        start = 0
+        if self._pending:
+            # The first LF completes the pending line: decode it alone, so a huge line is never split or re-scanned.
+            start = data.find(_LF) + 1
+            self._pending += data[: start - 1]
+            self._take_lines(self._pending, events, one_line=True)
+            self._pending = bytearray()
+        if start <= end:
+            self._take_lines(data[start:end], events, one_line=False)
+        if end + 1 < len(data):
+            self._pending += data[end + 1 :]
+        return events
+
+    def finish(self) -> list[ServerSentEvent]:
+        """End the body and return the events still due: always none, because of the WHATWG rule below.
+
+        "Once the end of the file is reached, any pending data must be discarded. (If the file ends in the
+        middle of an event, before the final empty line, the incomplete event is not dispatched.)" A line is
+        only a line once its CR, LF or CRLF arrives (the grammar ends every field with ``end-of-line``), so an
+        unterminated final line is pending data too: it is discarded without being processed (a trailing
+        ``retry:`` without a line ending does not change ``reconnection_time``). The list return keeps
+        ``events += decoder.finish()`` uniform with ``feed()``.
+
+        The decoder is then ready for another body (as after a reconnection): ``last_event_id`` and
+        ``reconnection_time`` are kept, everything else starts afresh.
+        """
+        self._reset_stream()
+        return []
+
+    def _take_lines(self, block: bytes | bytearray, events: list[ServerSentEvent], *, one_line: bool) -> None:
+        """Process complete lines (LF-separated, without the final LF), adding any dispatched events."""
+        if self._at_start:
+            self._at_start = False
+            if block.startswith(_BOM):
+                block = block[len(_BOM) :]
+        # Decoding several complete lines at once equals decoding each alone: CR and LF bytes never occur
+        # inside a UTF-8 sequence, and a sequence cut short by a line ending becomes one U+FFFD either way.
+        # Only LF separates lines here (CRs were rewritten in feed()), so str.split("\n") is exact.
+        text = block.decode("utf-8", "replace")
+        for line in [text] if one_line else text.split("\n"):
+            if line:
+                self._process_field(line)
+            else:
+                event = self._dispatch()
+                if event is not None:
+                    events.append(event)
+
+    def _process_field(self, line: str) -> None:
+        if line[0] == ":":
+            return
+        colon = line.find(":")
+        if colon < 0:
+            name, value = line, ""
+        else:
+            name = line[:colon]
+            value = line[colon + 2 :] if line[colon + 1 : colon + 2] == " " else line[colon + 1 :]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event_type = value
+        elif name == "id":
+            if "\0" not in value:
+                self._id_buffer = value
+        elif name == "retry":
+            retry = _parse_retry(value)
+            if retry is not None:
+                self._retry = retry
+                self._reconnection_time = retry
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        # WHATWG dispatch: the last event ID is updated first, even for a block that carries no data.
+        self._last_event_id = self._id_buffer
+        data, event_type, retry = self._data, self._event_type, self._retry
+        self._data, self._event_type, self._retry = [], "", None
+        if not data:
+            return None
+        return ServerSentEvent(event=event_type or "message", data="\n".join(data), id=self._id_buffer, retry=retry)
+
+
+def _parse_retry(value: str) -> int | None:
+    """The value as an integer when it is all ASCII digits (and not absurdly long), else ``None``."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    significant = value.lstrip("0")
+    if len(significant) > _MAX_RETRY_DIGITS:
+        return None
+    return int(significant or "0")
