@@ -63,7 +63,10 @@ class InvalidParameterError(MiniLLMError, ValueError):
 
 
 class APIError(MiniLLMError):
-    """The provider answered with an error status, or an error object in a successful body."""
+    """The provider answered with an error status, or an error object in a successful body.
+
+    ``retry_after`` is the wait in seconds the server advertised (``Retry-After``), when it did.
+    """
 
     def __init__(
         self,
@@ -72,11 +75,13 @@ class APIError(MiniLLMError):
         status_code: int,
         body: object = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
         self.status_code = status_code
         self.body = body
         self.request_id = request_id
+        self.retry_after = retry_after
         text = f"API error ({status_code}): {message}"
         if request_id:
             text += f" [request id: {request_id}]"
@@ -103,8 +108,7 @@ class RateLimitError(APIError):
         request_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code, body=body, request_id=request_id)
-        self.retry_after = retry_after
+        super().__init__(message, status_code=status_code, body=body, request_id=request_id, retry_after=retry_after)
 
 
 class ServerError(APIError):
