@@ -22,6 +22,7 @@ from minillm.core.errors import (
     ThreadFormatError,
 )
 from minillm.core.generator import GeneratorInfo
+from minillm.core.jsonfix import extract_json, loads, repair_json
 from minillm.core.media import AudioData, DocumentData, ImageData, VideoData
 from minillm.core.messages import ContentPart, Message, MessageContent, Role
 from minillm.core.params import (
@@ -61,8 +62,11 @@ __all__ = [
     "Role",
     "ToolCall",
     "VideoData",
+    "extract_json",
     "format_conversation",
+    "loads",
     "pretty_messages",
+    "repair_json",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
