@@ -34,6 +34,7 @@ from minillm.core.params import (
 )
 from minillm.core.pretty import PrettyPrintConfig, format_conversation, pretty_messages
 from minillm.core.response import CompletionResponse
+from minillm.core.stream import StreamChunk, ToolCallDelta
 from minillm.core.tools import ToolCall
 from minillm.core.tree import ChatNode, ConversationBuilder
 from minillm.core.usage import CostInfo, CostResolution, TokenPrice, Usage
@@ -60,7 +61,9 @@ __all__ = [
     "MessageContent",
     "PrettyPrintConfig",
     "Role",
+    "StreamChunk",
     "ToolCall",
+    "ToolCallDelta",
     "VideoData",
     "extract_json",
     "format_conversation",

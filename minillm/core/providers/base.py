@@ -1,19 +1,65 @@
-"""What every provider wire offers; the wires themselves live in the sibling modules.
+"""The protocol every provider wire implements, and the values it trades in.
 
-A provider turns normalized requests into its wire's HTTP shape and parses the answers back. This module
-holds the protocol they share and small helpers; it does no I/O.
+A provider knows one wire: where to send a completion, which headers prove who you are, how to shape the
+JSON body, and how to read a response body and each stream event. It does no I/O; the transports send
+what it builds and hand back what they receive. To talk to a server with a wire of its own, implement
+these six members (or subclass ``OpenAIDialect`` and override the ones that differ) and pass an instance to
+``GeneratorInfo.with_provider``.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-__all__ = ["Provider", "join_url"]
+import attrs
+
+if TYPE_CHECKING:
+    from minillm.core.auth import ResolvedCredential
+    from minillm.core.messages import Message
+    from minillm.core.params import CompletionParameters, ProviderSettings
+    from minillm.core.response import CompletionResponse
+    from minillm.core.sse import ServerSentEvent
+    from minillm.core.stream import StreamChunk
+
+__all__ = ["Provider", "StreamEnd", "WireRequest", "join_url"]
+
+
+def _to_messages(value: Iterable[Message]) -> tuple[Message, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class WireRequest:
+    """Everything a wire needs to build one completion body.
+
+    ``messages`` is the final prompt: formatted, merged, with the system override, primer and cache marks
+    applied. ``params`` are the effective parameters (request over generator defaults). ``include_usage``
+    asks for token usage when the wire needs asking. ``routing`` is OpenRouter's provider routing, which
+    only the OpenRouter wire sends.
+    """
+
+    model: str
+    messages: tuple[Message, ...] = attrs.field(converter=_to_messages)
+    params: CompletionParameters
+    stream: bool = False
+    include_usage: bool = False
+    routing: ProviderSettings | None = None
+
+
+@attrs.frozen
+class StreamEnd:
+    """A wire's explicit end of stream (``data: [DONE]``, ``message_stop``).
+
+    Its ``finish_reason`` is only a fallback: a finish reason the provider already sent is kept.
+    """
+
+    finish_reason: str = "stop"
 
 
 @runtime_checkable
 class Provider(Protocol):
-    """A provider wire: its name and where its completions endpoint is."""
+    """One provider wire. Every method is pure: data in, data out, typed errors for bad answers."""
 
     @property
     def name(self) -> str:
@@ -22,6 +68,34 @@ class Provider(Protocol):
 
     def completions_url(self, base_url: str) -> str:
         """The completions endpoint under ``base_url`` (a trailing ``/`` on ``base_url`` is ignored)."""
+        ...
+
+    def headers(
+        self, credential: ResolvedCredential | None, attribution: tuple[str, str] | None
+    ) -> Sequence[tuple[str, str]]:
+        """Auth and attribution headers. ``Content-Type`` and the generator's own headers are added around
+        these by the core (custom headers last, so they can override)."""
+        ...
+
+    def build_body(self, request: WireRequest) -> dict[str, Any]:
+        """The JSON body, without the ``extra`` keys (the core merges those and refuses collisions).
+
+        Raise ``InvalidParameterError`` for what the wire cannot carry.
+        """
+        ...
+
+    def parse_response(self, data: Any) -> CompletionResponse:
+        """A successful (2xx) JSON body as a response. An error object in the body raises ``APIError``; a
+        body of the wrong shape raises ``MalformedResponseError``."""
+        ...
+
+    def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
+        """One server-sent event as a chunk, an explicit end, or None to skip it. An in-band error raises
+        ``APIError``."""
+        ...
+
+    def expects_stream_usage(self, include_usage: bool) -> bool:
+        """Whether a stream should wait past its finish reason for a usage event."""
         ...
 
 

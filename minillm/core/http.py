@@ -1,0 +1,119 @@
+"""HTTP as plain data: the request the core hands to a transport, and how an HTTP answer becomes a value or
+a typed error. Nothing here sends anything."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from minillm.core.errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    MalformedResponseError,
+    RateLimitError,
+    ServerError,
+)
+from minillm.core.retry import parse_retry_after
+
+__all__ = ["HTTPRequest", "api_error", "decode_json_body", "error_message_from_body", "preview"]
+
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "proxy-authorization", "api-key", "cookie"})
+
+
+def preview(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis, for error messages."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _headers_repr(headers: tuple[tuple[str, str], ...]) -> str:
+    shown = [(k, "***" if k.lower() in _SECRET_HEADERS else v) for k, v in headers]
+    return repr(shown)
+
+
+def _to_headers(value: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class HTTPRequest:
+    """One request to send: method, URL, headers (in order) and a JSON body (None for no body).
+
+    ``repr`` hides credential headers, so logging a request never leaks a key.
+    """
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = attrs.field(converter=_to_headers, repr=_headers_repr)
+    json: Any = None
+
+    def body_bytes(self) -> bytes:
+        """The body as compact UTF-8 JSON (empty when there is no body)."""
+        if self.json is None:
+            return b""
+        return json.dumps(self.json, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def header(self, name: str) -> str | None:
+        """The last value of header ``name`` (case-insensitive), or None."""
+        lowered = name.lower()
+        found = None
+        for k, v in self.headers:
+            if k.lower() == lowered:
+                found = v
+        return found
+
+
+def error_message_from_body(data: Any, raw: str) -> str:
+    """The human message inside an error body (``{"error": {"message": ...}}`` and friends), else a preview."""
+    if isinstance(data, Mapping):
+        err = data.get("error")
+        if isinstance(err, Mapping):
+            message = err.get("message")
+            if isinstance(message, str) and message:
+                return message
+            return preview(json.dumps(err, ensure_ascii=False))
+        if isinstance(err, str) and err:
+            return err
+        message = data.get("message")
+        if isinstance(message, str) and message:
+            return message
+    return preview(raw.strip()) or "(empty body)"
+
+
+def api_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+    """The typed error for a non-2xx answer: 400/404/422 bad request, 401/403 auth, 429 rate limit, 5xx server."""
+    raw = body.decode("utf-8", errors="replace")
+    try:
+        data: Any = json.loads(raw) if raw.strip() else None
+    except (ValueError, RecursionError):
+        data = None
+    message = error_message_from_body(data, raw)
+    lowered = {k.lower(): v for k, v in headers.items()}
+    request_id = lowered.get("x-request-id") or lowered.get("request-id")
+    payload = data if data is not None else raw
+    retry_after = parse_retry_after(lowered)
+    if status == 429:
+        return RateLimitError(message, status_code=status, body=payload, request_id=request_id, retry_after=retry_after)
+    kind: type[APIError]
+    if status in (401, 403):
+        kind = AuthenticationError
+        message += " (check the API key or token for this provider)"
+    elif status >= 500:
+        kind = ServerError
+    elif 400 <= status < 500 and status != 408:
+        kind = BadRequestError
+    else:
+        kind = APIError
+    return kind(message, status_code=status, body=payload, request_id=request_id, retry_after=retry_after)
+
+
+def decode_json_body(body: bytes) -> Any:
+    """Parse a 2xx body as JSON; anything else is a ``MalformedResponseError`` with a preview."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as e:
+        text = body.decode("utf-8", errors="replace")
+        raise MalformedResponseError(f"the provider sent a body that is not JSON: {preview(text)!r}") from e

@@ -1,0 +1,337 @@
+"""Streaming, sans-IO: the values a stream yields and the state that turns them into one response.
+
+``StreamChunk`` is what one parsed event yields and what a caller iterating a stream receives.
+``StreamAccumulator`` folds chunks (and a wire's explicit ``StreamEnd``) into the final
+``CompletionResponse`` (reference §11.2, SPEC §3.9). ``StreamParser`` is the one object a transport drives:
+body bytes in through ``feed()``, chunks for the caller out, and ``finish()`` at the end of the body gives the
+response, or a ``StreamError`` when the stream was cut short. Both transports share it, so they only read,
+hand over chunks and close.
+
+Everything here is linear in the stream: text and tool-call arguments are kept as lists of pieces and joined
+once, so a stream of a hundred thousand one-character chunks costs what its text costs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from minillm.core.errors import APIError, StreamError
+from minillm.core.providers.base import StreamEnd
+from minillm.core.response import CompletionResponse
+from minillm.core.sse import SSEDecoder
+from minillm.core.tools import ToolCall
+from minillm.core.usage import Usage
+
+if TYPE_CHECKING:
+    from minillm.core.providers.base import Provider
+    from minillm.core.sse import ServerSentEvent
+
+__all__ = ["StreamAccumulator", "StreamChunk", "StreamParser", "ToolCallDelta"]
+
+_log = logging.getLogger("minillm")
+
+
+@attrs.frozen
+class ToolCallDelta:
+    """A piece of a streamed tool call: the call's ``index``, and its id, name or an arguments fragment."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments_fragment: str | None = None
+
+
+def _deltas(value: Iterable[ToolCallDelta] | None) -> tuple[ToolCallDelta, ...] | None:
+    if value is None:
+        return None
+    items = tuple(value)
+    return items or None
+
+
+@attrs.frozen
+class StreamChunk:
+    """One step of a stream: new text (``delta``), and when they arrive the id, finish reason, usage and
+    tool-call pieces."""
+
+    delta: str = ""
+    id: str | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    tool_calls: tuple[ToolCallDelta, ...] | None = attrs.field(default=None, converter=_deltas)
+
+    def is_final(self) -> bool:
+        """True when this chunk carries a finish reason."""
+        return self.finish_reason is not None
+
+    def is_empty(self) -> bool:
+        """True when the chunk carries nothing at all (such chunks are skipped)."""
+        return not self.delta and self.finish_reason is None and self.usage is None and not self.tool_calls
+
+
+class _ToolCallSlot:
+    """One tool call being assembled: id and name once known, the arguments as fragments."""
+
+    __slots__ = ("fragments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name: str | None = None
+        self.fragments: list[str] = []
+
+
+class _ToolCallAccumulator:
+    """Assembles streamed tool-call pieces into ``ToolCall`` values (reference §16.4).
+
+    Pieces are keyed by their index, which may be sparse or arrive out of order (Anthropic shares the index
+    space with text blocks), so the calls come out in ascending index order, not arrival order. A slot that
+    never received both an id and a name cannot be called back and is dropped with a warning.
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[int, _ToolCallSlot] = {}
+
+    @property
+    def seen(self) -> bool:
+        """True once any tool-call piece arrived."""
+        return bool(self._slots)
+
+    def feed(self, delta: ToolCallDelta) -> None:
+        slot = self._slots.get(delta.index)
+        if slot is None:
+            slot = self._slots[delta.index] = _ToolCallSlot()
+        if delta.id:
+            slot.id = delta.id
+        if delta.name:
+            slot.name = delta.name
+        if delta.arguments_fragment:
+            slot.fragments.append(delta.arguments_fragment)
+
+    def calls(self) -> tuple[ToolCall, ...]:
+        """The complete calls in ascending index order."""
+        out: list[ToolCall] = []
+        for index in sorted(self._slots):
+            slot = self._slots[index]
+            if not slot.id or not slot.name:
+                _log.warning(
+                    "dropping the streamed tool call at index %d: it never received both an id and a name "
+                    "(id=%r, name=%r)",
+                    index,
+                    slot.id,
+                    slot.name,
+                )
+                continue
+            out.append(ToolCall(slot.id, slot.name, "".join(slot.fragments)))
+        return tuple(out)
+
+
+def _merge_usage(old: Usage | None, new: Usage) -> Usage:
+    """The first usage is taken as is; a later one overwrites a token bucket only with a non-zero count and a
+    cost or reasoning figure only with a present one (Anthropic sends input tokens at the start, output at
+    the end)."""
+    if old is None:
+        return new
+    return Usage(
+        uncached_input_tokens=new.uncached_input_tokens or old.uncached_input_tokens,
+        cache_read_tokens=new.cache_read_tokens or old.cache_read_tokens,
+        cache_write_tokens=new.cache_write_tokens or old.cache_write_tokens,
+        completion_tokens=new.completion_tokens or old.completion_tokens,
+        cost=old.cost if new.cost is None else new.cost,
+        upstream_inference_cost=(
+            old.upstream_inference_cost if new.upstream_inference_cost is None else new.upstream_inference_cost
+        ),
+        reasoning_tokens=old.reasoning_tokens if new.reasoning_tokens is None else new.reasoning_tokens,
+    )
+
+
+class StreamAccumulator:
+    """The state of one stream (reference §11.2): text, id, finish reason, merged usage and tool calls.
+
+    ``model`` is the generator's model, which the response reports whatever the server calls it.
+    ``expect_usage`` says that a usage event follows the finish reason (the provider's
+    ``expects_stream_usage``), so the stream is only finished once it came, or at an explicit end.
+    """
+
+    def __init__(self, model: str, expect_usage: bool) -> None:
+        self.model = model
+        self.expect_usage = expect_usage
+        self._pieces: list[str] = []
+        self._length = 0
+        self._id = ""
+        self._finish_reason: str | None = None
+        self._usage: Usage | None = None
+        self._tools = _ToolCallAccumulator()
+        self._ended = False
+
+    def ingest(self, item: StreamChunk | StreamEnd) -> None:
+        """Fold one chunk or explicit end into the state.
+
+        A chunk's finish reason overwrites an earlier one; a ``StreamEnd``'s is only a fallback, so a synthetic
+        end never replaces ``length``, ``end_turn`` or ``tool_calls`` (SPEC §3.9).
+        """
+        if isinstance(item, StreamEnd):
+            self._ended = True
+            if self._finish_reason is None:
+                self._finish_reason = item.finish_reason
+            return
+        if item.id and not self._id:
+            self._id = item.id
+        if item.delta:
+            self._pieces.append(item.delta)
+            self._length += len(item.delta)
+        if item.finish_reason is not None:
+            self._finish_reason = item.finish_reason
+        if item.tool_calls:
+            for delta in item.tool_calls:
+                self._tools.feed(delta)
+        if item.usage is not None:
+            self._usage = _merge_usage(self._usage, item.usage)
+
+    @property
+    def text(self) -> str:
+        """The text so far (the pieces are joined here, once, and kept joined)."""
+        if len(self._pieces) > 1:
+            self._pieces = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
+
+    @property
+    def text_length(self) -> int:
+        """The number of characters received so far, without joining the text."""
+        return self._length
+
+    @property
+    def finished(self) -> bool:
+        """A finish reason came (and the usage too when it is expected), or an explicit end."""
+        if self._ended:
+            return True
+        return self._finish_reason is not None and (not self.expect_usage or self._usage is not None)
+
+    @property
+    def ended(self) -> bool:
+        """True once an explicit end (``[DONE]``, ``message_stop``) was ingested."""
+        return self._ended
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self._finish_reason
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._usage
+
+    @property
+    def id(self) -> str:
+        """The first non-empty id a chunk carried, else ``""``."""
+        return self._id
+
+    def response(self, headers: Mapping[str, str] | None = None) -> CompletionResponse:
+        """The response the stream amounts to, as it stands (tool calls ``()`` when none were streamed)."""
+        return CompletionResponse(
+            id=self._id,
+            model=self.model,
+            content=self.text,
+            finish_reason=self._finish_reason,
+            usage=self._usage,
+            tool_calls=self._tools.calls() if self._tools.seen else (),
+            headers=headers or {},
+        )
+
+
+class StreamParser:
+    """Turns one streamed HTTP body into chunks for the caller and, at its end, the ``CompletionResponse``.
+
+    A transport calls ``feed()`` with each piece of the body and hands the returned chunks to the caller,
+    ``finish()`` when the body ends, and ``fail()`` when the connection breaks. Once the stream is finished
+    (see ``StreamAccumulator.finished``), later events are ignored. An error the provider sends in the stream
+    becomes a ``StreamError`` carrying the partial text, with the ``APIError`` as its cause.
+    """
+
+    def __init__(self, provider: Provider, model: str, include_usage: bool) -> None:
+        self._provider = provider
+        self._decoder = SSEDecoder()
+        self._acc = StreamAccumulator(model, provider.expects_stream_usage(include_usage))
+        self._error: StreamError | None = None
+
+    @property
+    def accumulator(self) -> StreamAccumulator:
+        """The state behind this parser (text, id, finish reason, usage so far)."""
+        return self._acc
+
+    @property
+    def partial_text(self) -> str:
+        """The text received so far."""
+        return self._acc.text
+
+    @property
+    def finished(self) -> bool:
+        """True once the provider finished the stream; nothing more will be delivered."""
+        return self._acc.finished
+
+    def feed(self, data: bytes) -> list[StreamChunk]:
+        """Take the next piece of the body; return the chunks (never empty ones) to hand to the caller.
+
+        Raises ``StreamError`` (cause: the ``APIError``) when the provider reports an error in the stream.
+        """
+        if self._error is not None:
+            raise self._error
+        return self._take(self._decoder.feed(data))
+
+    def finish(self, headers: Mapping[str, str] | None = None) -> CompletionResponse:
+        """End the body and return the response (``headers`` are the HTTP response's).
+
+        A body that ends after the finish reason is complete, with or without ``[DONE]`` (SPEC §5); when the
+        usage was expected but never came, the response's ``usage`` is ``None``. A body that ends before any
+        finish reason or explicit end raises ``StreamError`` with the partial text.
+        """
+        if self._error is not None:
+            raise self._error
+        self._take(self._decoder.finish())
+        if self._acc.finish_reason is None and not self._acc.ended:
+            self._error = StreamError(
+                "the stream ended before the provider finished it (no finish reason, [DONE] or message_stop "
+                f"arrived; {self._acc.text_length} characters received); the connection was probably cut, "
+                "so retry the request",
+                partial_text=self._acc.text,
+            )
+            raise self._error
+        return self._acc.response(headers)
+
+    def fail(self, exc: BaseException) -> StreamError:
+        """The ``StreamError`` to raise when reading the body failed with ``exc`` (its cause), carrying the
+        partial text. A ``StreamError`` is returned as it is."""
+        if isinstance(exc, StreamError):
+            self._error = exc
+            return exc
+        detail = str(exc) or type(exc).__name__
+        error = StreamError(
+            f"the stream broke after {self._acc.text_length} characters: {detail}; "
+            "the partial text is on .partial_text",
+            partial_text=self._acc.text,
+        )
+        error.__cause__ = exc
+        self._error = error
+        return error
+
+    def _take(self, events: list[ServerSentEvent]) -> list[StreamChunk]:
+        out: list[StreamChunk] = []
+        for event in events:
+            if self._acc.finished:
+                break
+            try:
+                item = self._provider.parse_stream_event(event)
+            except APIError as e:
+                self._error = StreamError(
+                    f"the provider reported an error in the stream (status {e.status_code}): {e.message}; "
+                    f"{self._acc.text_length} characters had been received",
+                    partial_text=self._acc.text,
+                )
+                raise self._error from e
+            if item is None:
+                continue
+            self._acc.ingest(item)
+            if isinstance(item, StreamChunk) and not item.is_empty():
+                out.append(item)
+        return out
