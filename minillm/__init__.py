@@ -38,8 +38,13 @@ from minillm.core.stream import StreamChunk, ToolCallDelta
 from minillm.core.tools import ToolCall
 from minillm.core.tree import ChatNode, ConversationBuilder
 from minillm.core.usage import CostInfo, CostResolution, TokenPrice, Usage
+from minillm.transport import AsyncClient, AsyncCompletionStream, CompletionStream, SyncClient
 
 __all__ = [
+    "AsyncClient",
+    "AsyncCompletionStream",
+    "CompletionStream",
+    "SyncClient",
     "AudioData",
     "ChatNode",
     "CompletionParameters",

@@ -17,13 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from minillm.core import seam
 from minillm.core.errors import InvalidParameterError
 from minillm.core.messages import Message, MessageContent, Role, merge_contiguous
 from minillm.core.templates import apply_kwargs
 from minillm.core.tools import ToolCall
 
 if TYPE_CHECKING:
+    from minillm.core.generator import GeneratorInfo
+    from minillm.core.params import NodeCompletionParameters
     from minillm.core.response import CompletionResponse
+    from minillm.core.seam import AsyncChunkStream, AsyncTransport, SyncChunkStream, SyncTransport
+    from minillm.core.usage import CostInfo
 
 __all__ = ["ChatNode", "ConversationBuilder"]
 
@@ -319,6 +324,119 @@ class ChatNode:
                 registered = any(c is node for c in node._parent._children)  # type: ignore[union-attr]
                 _copy_subtree(node, parent_copy, tree, register=registered, mapping=mapping)
         return mapping[id(self)]
+
+    # ----- completions (the network, through the client seam) -----------------------------------------
+
+    def complete(
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: SyncTransport | None = None,
+    ) -> ChatNode:
+        """Ask ``generator`` to continue the thread ending here; return the new assistant node.
+
+        Retries, post-processing and the cost callback follow ``params``. Blocking; safe inside a running
+        event loop (a notebook). ``client`` defaults to the process's shared ``SyncClient``.
+        """
+        return seam.sync_client(client).complete(self, generator, params)
+
+    async def acomplete(
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: AsyncTransport | None = None,
+    ) -> ChatNode:
+        """``complete``, awaited. ``client`` defaults to the running loop's shared ``AsyncClient``."""
+        return await seam.async_client(client).acomplete(self, generator, params)
+
+    def chat(
+        self,
+        content: str | MessageContent,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: SyncTransport | None = None,
+    ) -> ChatNode:
+        """Add ``content`` as a user message under this node, complete it, and return the reply."""
+        return self.add_user(content).complete(generator, params, client=client)
+
+    async def achat(
+        self,
+        content: str | MessageContent,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: AsyncTransport | None = None,
+    ) -> ChatNode:
+        """``chat``, awaited."""
+        return await self.add_user(content).acomplete(generator, params, client=client)
+
+    def complete_streaming(
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: SyncTransport | None = None,
+    ) -> SyncChunkStream:
+        """Start a streamed completion and return the stream (a context manager yielding ``StreamChunk``s).
+
+        HTTP errors raise here; no node is added (use ``append_response(stream.response)`` at the end).
+        """
+        stream: SyncChunkStream = seam.sync_client(client).complete_streaming(self, generator, params)
+        return stream
+
+    async def acomplete_streaming(
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: AsyncTransport | None = None,
+    ) -> AsyncChunkStream:
+        """``complete_streaming``, awaited; the stream is an async iterator and async context manager."""
+        stream: AsyncChunkStream = await seam.async_client(client).acomplete_streaming(self, generator, params)
+        return stream
+
+    def ensure_cached(
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: SyncTransport | None = None,
+    ) -> CostInfo:
+        """Warm the provider's prompt cache with the thread ending here (one request, no reply kept)."""
+        return seam.sync_client(client).ensure_cached(self, generator, params)
+
+    async def aensure_cached(
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: AsyncTransport | None = None,
+    ) -> CostInfo:
+        """``ensure_cached``, awaited."""
+        return await seam.async_client(client).aensure_cached(self, generator, params)
+
+    def complete_costed(
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: SyncTransport | None = None,
+    ) -> tuple[ChatNode, CostInfo]:
+        """``complete``, also returning what it cost (``resolution`` tells a real price from an unknown one)."""
+        return seam.sync_client(client).complete_costed(self, generator, params)
+
+    async def acomplete_costed(
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: AsyncTransport | None = None,
+    ) -> tuple[ChatNode, CostInfo]:
+        """``complete_costed``, awaited."""
+        return await seam.async_client(client).acomplete_costed(self, generator, params)
 
     # ----- cache marks -------------------------------------------------------------------------------
 

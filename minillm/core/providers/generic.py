@@ -1,21 +1,29 @@
-"""The generic wire (``GeneratorInfo.custom``): any server that speaks the ``/chat/completions`` dialect."""
+"""The generic wire (``GeneratorInfo.custom``): any server that speaks the ``/chat/completions`` dialect.
+
+No usage opt-in key is sent (servers that do not know ``stream_options`` may refuse it), so a stream never
+waits past its finish reason for a usage event; usage that arrives anyway is still read.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
-from minillm.core.providers.base import join_url
+from minillm.core.providers.openai_wire import OpenAIDialect, UsageOptIn
 
 __all__ = ["GenericProvider"]
 
 
 @attrs.frozen
-class GenericProvider:
+class GenericProvider(OpenAIDialect):
     """An OpenAI-compatible server (vLLM, llama.cpp, LiteLLM, ...).
 
     ``legacy_token_limit=True`` sends the token limit as ``max_tokens`` instead of ``max_completion_tokens``,
     for servers that only know the older key.
     """
+
+    usage_opt_in: ClassVar[UsageOptIn] = "none"
 
     legacy_token_limit: bool = False
 
@@ -23,5 +31,5 @@ class GenericProvider:
     def name(self) -> str:
         return "generic"
 
-    def completions_url(self, base_url: str) -> str:
-        return join_url(base_url, "/chat/completions")
+    def token_limit_key(self) -> str:
+        return "max_tokens" if self.legacy_token_limit else "max_completion_tokens"

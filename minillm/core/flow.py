@@ -1,0 +1,261 @@
+"""The completion flow, written once for both transports.
+
+A ``CompletionCall`` holds one request's decisions: the prompt it sends (reference §8.1, with the system
+prompt override of SPEC §3.1), the HTTP request for its generator's wire, how an answer is read, how the
+text is post-processed (§8.3), and the assistant node it becomes (§8.6). The transports only send
+``call.request()``, feed back what they receive, and sleep between attempts as ``call.retry_policy`` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from minillm.core.errors import EmptyResponseError, InvalidParameterError, MalformedResponseError, NoJSONFoundError
+from minillm.core.http import HTTPRequest, api_error, decode_json_body
+from minillm.core.jsonfix import is_refusal_value, loads, repair_json
+from minillm.core.messages import Message, MessageContent, Role, merge_contiguous
+from minillm.core.params import CompletionParameters, NodeCompletionParameters
+from minillm.core.providers.base import WireRequest
+from minillm.core.retry import RetryPolicy
+from minillm.core.stream import StreamParser
+from minillm.core.usage import CostInfo, TokenPrice, cost_info_from_usage, unknown_cost
+
+if TYPE_CHECKING:
+    from minillm.core.generator import GeneratorInfo
+    from minillm.core.response import CompletionResponse
+    from minillm.core.tree import ChatNode
+
+__all__ = [
+    "COST_LOOKUP_ATTEMPTS",
+    "COST_LOOKUP_INTERVAL",
+    "CompletionCall",
+    "CostLookup",
+    "assemble_request",
+    "cache_warmup_call",
+    "build_prompt",
+    "effective_params",
+    "merge_extras",
+    "postprocess",
+]
+
+
+COST_LOOKUP_ATTEMPTS = 10
+"""How many times to ask for the cost of a completion that came without usage (OpenRouter ``/generation``)."""
+COST_LOOKUP_INTERVAL = 1.0
+"""Seconds to wait before each of those lookups (the record appears a moment after the completion)."""
+
+
+@attrs.frozen
+class CostLookup:
+    """An out-of-band cost query for a reply that carried no usage: send ``request`` up to ``attempts``
+    times, ``interval`` seconds apart, until ``parse`` gives a cost."""
+
+    request: HTTPRequest
+    provider: Any
+    model: str
+    response_id: str
+    price: TokenPrice | None
+    attempts: int = COST_LOOKUP_ATTEMPTS
+    interval: float = COST_LOOKUP_INTERVAL
+    timeout: float | None = 10.0
+
+    def parse(self, status: int, headers: Mapping[str, str], body: bytes) -> CostInfo | None:
+        """The cost from one answer, or None when the record is not there yet (or the answer is unusable)."""
+        if not 200 <= status < 300:
+            return None
+        try:
+            usage = self.provider.parse_cost_lookup(decode_json_body(body))
+        except MalformedResponseError:
+            return None
+        if usage is None:
+            return None
+        return cost_info_from_usage(usage, self.price, model=self.model, response_id=self.response_id)
+
+
+def build_prompt(node: ChatNode, params: NodeCompletionParameters) -> list[Message]:
+    """The messages sent for a completion at ``node`` (reference §8.1, SPEC §3.1).
+
+    The thread is formatted (request kwargs under each node's own), contiguous turns are merged, the
+    ``system_prompt`` replaces the leading system message (or is prepended when there is none), the
+    ``force_prepend`` primer is appended as an assistant turn, and ``use_cache`` marks the last message.
+    """
+    messages = merge_contiguous(node.formatted_thread_with_base(params.format_kwargs))
+    if params.system_prompt is not None:
+        if messages and messages[0].role is Role.SYSTEM:
+            messages[0] = attrs.evolve(messages[0], content=MessageContent(params.system_prompt))
+        else:
+            messages.insert(0, Message.system(params.system_prompt))
+    if params.force_prepend is not None:
+        messages.append(Message.assistant(params.force_prepend))
+    if params.use_cache and messages:
+        messages[-1] = attrs.evolve(messages[-1], cache_breakpoint=True)
+    return messages
+
+
+def effective_params(generator: GeneratorInfo, params: NodeCompletionParameters) -> CompletionParameters:
+    """The generator's default parameters overlaid by the request's (request values win when set)."""
+    if params.params is None:
+        return generator.default_params
+    return generator.default_params.merge(params.params)
+
+
+def merge_extras(body: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``body`` with the ``extra`` keys added at the top level; a key the wire already set is refused."""
+    if not extra:
+        return body
+    for key, value in extra.items():
+        if key in body:
+            raise InvalidParameterError(
+                f"extra param {key!r} collides with a key the request body already has; "
+                f"set it through its own parameter instead of with_extra"
+            )
+        body[key] = value
+    return body
+
+
+def _set_header(headers: list[tuple[str, str]], name: str, value: str) -> None:
+    lowered = name.lower()
+    headers[:] = [(k, v) for k, v in headers if k.lower() != lowered]
+    headers.append((name, value))
+
+
+def assemble_request(generator: GeneratorInfo, wire: WireRequest) -> HTTPRequest:
+    """The HTTP request for ``wire`` on ``generator``'s provider.
+
+    Headers go in this order, a later one replacing an earlier one of the same name: ``Content-Type``,
+    the provider's auth and attribution headers, then the generator's custom headers. The credential is
+    resolved here, so a missing key raises ``ConfigurationError`` before anything is sent.
+    """
+    provider = generator.provider
+    credential = generator.auth.resolve()
+    headers: list[tuple[str, str]] = [("Content-Type", "application/json")]
+    for name, value in provider.headers(credential, generator.app_attribution):
+        _set_header(headers, name, value)
+    for name, value in generator.custom_headers:
+        _set_header(headers, name, value)
+    body = merge_extras(provider.build_body(wire), wire.params.extra)
+    return HTTPRequest("POST", provider.completions_url(generator.base_url), tuple(headers), body)
+
+
+def postprocess(text: str, params: NodeCompletionParameters) -> str:
+    """Apply ``force_prepend``, ``crash_on_empty_response`` and ``parse_json`` to a reply (reference §8.3).
+
+    Raises ``EmptyResponseError``, ``NoJSONFoundError`` or ``JSONRepairError`` to reject the reply; the
+    retry policy treats those as worth another attempt.
+    """
+    prefix = params.force_prepend
+    if prefix and not text.startswith(prefix):
+        text = prefix + text
+    if params.crash_on_empty_response and not text.strip():
+        raise EmptyResponseError()
+    if params.parse_json:
+        if params.crash_on_refusal and is_refusal_value(loads(text)):
+            raise NoJSONFoundError(text)
+        text = repair_json(text)
+    return text
+
+
+@attrs.frozen
+class CompletionCall:
+    """One completion request at ``node``: what to send, how to read the answer, and what it becomes."""
+
+    node: ChatNode
+    generator: GeneratorInfo
+    params: NodeCompletionParameters = attrs.field(factory=NodeCompletionParameters)
+    stream: bool = False
+
+    @property
+    def include_usage(self) -> bool:
+        """Usage is asked for when costs are tracked or a cost callback is set."""
+        return self.params.track_cost or self.params.cost_callback is not None
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy.from_params(self.params)
+
+    def wire_request(self) -> WireRequest:
+        return WireRequest(
+            model=self.generator.model,
+            messages=build_prompt(self.node, self.params),
+            params=effective_params(self.generator, self.params),
+            stream=self.stream,
+            include_usage=self.include_usage,
+            routing=self.params.openrouter_routing,
+        )
+
+    def request(self) -> HTTPRequest:
+        """The HTTP request to send (built afresh for each attempt, so credentials are read anew)."""
+        return assemble_request(self.generator, self.wire_request())
+
+    def timeout(self) -> float | None:
+        """The per-request timeout in seconds: ``timeout_secs`` when positive, else the client's own."""
+        t = self.params.timeout_secs
+        return t if t else None
+
+    def parse_response(self, status: int, headers: Mapping[str, str], body: bytes) -> CompletionResponse:
+        """The response for an HTTP answer, or the typed error it stands for."""
+        if not 200 <= status < 300:
+            raise api_error(status, headers, body)
+        response = self.generator.provider.parse_response(decode_json_body(body))
+        return attrs.evolve(response, headers=headers)
+
+    def check_stream_start(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        """Raise the typed error for a stream whose HTTP status is not 2xx (``body`` is its full text)."""
+        if not 200 <= status < 300:
+            raise api_error(status, headers, body)
+
+    def stream_parser(self) -> StreamParser:
+        """A parser for this call's stream body, bound to the provider and the generator's model."""
+        return StreamParser(self.generator.provider, self.generator.model, self.include_usage)
+
+    def accept(self, response: CompletionResponse) -> ChatNode:
+        """Post-process the reply and add the assistant node (registered, or a phantom when ``add_child`` is
+        off). Raises a content rejection that the retry policy retries."""
+        text = postprocess(response.content, self.params)
+        return self.node._add_response(response, text, register=self.params.add_child)
+
+    def callback_cost(self, response: CompletionResponse) -> CostInfo | None:
+        """The cost to report to ``cost_callback`` for an accepted reply, when it carries usage."""
+        if self.params.cost_callback is None or response.usage is None:
+            return None
+        return self.cost_from_usage(response)
+
+    def cost_lookup(self, response: CompletionResponse) -> CostLookup | None:
+        """The out-of-band cost query for a reply without usage, when the wire has one (OpenRouter)."""
+        if response.usage is not None or not response.id:
+            return None
+        provider = self.generator.provider
+        make = getattr(provider, "cost_lookup_request", None)
+        if make is None:
+            return None
+        request = make(self.generator.base_url, response.id, self.generator.auth.resolve())
+        if request is None:
+            return None
+        return CostLookup(
+            request, provider, response.model, response.id, self.params.token_price or self.generator.token_price
+        )
+
+    def cost_from_usage(self, response: CompletionResponse) -> CostInfo:
+        """The reply's cost from its usage (the request's price, else the generator's), or ``UNKNOWN``."""
+        if response.usage is None:
+            return unknown_cost(response.model, response.id)
+        price = self.params.token_price or self.generator.token_price
+        return cost_info_from_usage(response.usage, price, model=response.model, response_id=response.id)
+
+
+def cache_warmup_call(node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters) -> CompletionCall:
+    """The single request ``ensure_cached`` sends: the prompt marked for caching, ``max_tokens`` 0, usage
+    asked for, no retry (reference §8.8)."""
+    base = params.params or CompletionParameters()
+    warm = attrs.evolve(
+        params,
+        use_cache=True,
+        params=attrs.evolve(base, max_tokens=0),
+        track_cost=True,
+        retry=0,
+    )
+    return CompletionCall(node, generator, warm, stream=False)
+

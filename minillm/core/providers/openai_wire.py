@@ -1,0 +1,472 @@
+"""The OpenAI ``/chat/completions`` dialect, written once and shared by the OpenAI, OpenRouter and generic wires.
+
+``OpenAIDialect`` implements the whole ``Provider`` protocol for that dialect (reference §10.1). The wires differ
+only in a few knobs, set as class attributes (or overridden methods) by each subclass: the token-limit key, how
+usage is asked for, whether media size hints ride the wire, whether and where prompt-cache markers go,
+attribution headers, and OpenRouter routing. A server that speaks the dialect with a twist can subclass it the
+same way and override the one method that differs.
+
+Everything here is pure: a ``WireRequest`` becomes a JSON body, a parsed JSON body becomes a
+``CompletionResponse``, one server-sent event becomes a ``StreamChunk``. Error objects inside a successful
+answer raise the ``APIError`` subclass their status names (``in_band_error``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import attrs
+
+from minillm.core.errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    MalformedResponseError,
+    RateLimitError,
+    ServerError,
+)
+from minillm.core.http import preview
+from minillm.core.media import ImageData
+from minillm.core.providers.base import StreamEnd, WireRequest, join_url
+from minillm.core.response import CompletionResponse
+from minillm.core.stream import StreamChunk, ToolCallDelta
+from minillm.core.tools import ToolCall
+from minillm.core.usage import Usage
+
+if TYPE_CHECKING:
+    from minillm.core.auth import ResolvedCredential
+    from minillm.core.messages import Media, Message
+    from minillm.core.params import CompletionParameters
+    from minillm.core.sse import ServerSentEvent
+
+__all__ = ["OpenAIDialect", "UsageOptIn", "in_band_error", "parse_openai_usage"]
+
+_log = logging.getLogger("minillm")
+
+UsageOptIn = Literal["none", "stream_options", "usage_include"]
+"""How a wire asks for token usage: not at all; ``stream_options.include_usage`` on streams only (OpenAI);
+``usage.include`` on every request (OpenRouter)."""
+
+_EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
+# Unknown or out-of-range error codes in a 2xx body count as an upstream failure (retryable).
+_FALLBACK_STATUS = 502
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Small readers for untrusted JSON
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _count(value: object) -> int:
+    """A token count: a non-negative integer (an integral float is accepted); anything else is 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(value, 0)
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    return 0
+
+
+def _optional_count(value: object) -> int | None:
+    return None if value is None or not _is_number(value) else _count(value)
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _json_preview(value: object) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return preview(text)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Errors and usage, shared with wires that are not subclasses
+
+
+def in_band_error(status: int, message: str, body: object = None) -> APIError:
+    """The typed error for an error object found inside a successful (2xx) answer or a stream event.
+
+    400/404/422 → ``BadRequestError``, 401/403 → ``AuthenticationError``, 429 → ``RateLimitError``,
+    5xx → ``ServerError``, any other status → plain ``APIError``.
+    """
+    if status == 429:
+        return RateLimitError(message, status_code=status, body=body)
+    kind: type[APIError] = APIError
+    if status in (400, 404, 422):
+        kind = BadRequestError
+    elif status in (401, 403):
+        kind = AuthenticationError
+        message += " (check the API key or token for this provider)"
+    elif 500 <= status <= 599:
+        kind = ServerError
+    return kind(message, status_code=status, body=body)
+
+
+def _raise_error_object(data: Mapping[str, Any]) -> None:
+    """Raise when ``data`` carries a non-empty ``error`` object (reference §10.1 step 1).
+
+    The status is ``error.code`` when it is an integer from 100 to 599, else 502. An ``error`` that is null,
+    ``{}``, false, 0, ``""``, a string or an array is not an error.
+    """
+    err = data.get("error")
+    if not isinstance(err, Mapping) or not err:
+        return
+    code = err.get("code")
+    status = _FALLBACK_STATUS
+    if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
+        status = code
+    message = err.get("message")
+    text = message if isinstance(message, str) and message else _json_preview(err)
+    raise in_band_error(status, text, dict(data))
+
+
+def parse_openai_usage(data: object) -> Usage | None:
+    """The ``usage`` object of an OpenAI-dialect body as ``Usage`` (reference §10.1, §12.2), or None.
+
+    ``cached_tokens`` is part of ``prompt_tokens`` and is subtracted; ``cache_write_tokens`` is not (it is
+    additive). Usage that claims more cached tokens than prompt tokens is inconsistent and dropped.
+    """
+    if not isinstance(data, Mapping):
+        return None
+    prompt = _count(data.get("prompt_tokens"))
+    details = _mapping(data.get("prompt_tokens_details"))
+    read = _count(details.get("cached_tokens"))
+    write = _count(details.get("cache_write_tokens"))
+    if read > prompt:
+        _log.warning(
+            "ignoring usage that reports more cached tokens (%d) than prompt tokens (%d); cost will be unknown",
+            read,
+            prompt,
+        )
+        return None
+    reasoning = _optional_count(_mapping(data.get("completion_tokens_details")).get("reasoning_tokens"))
+    return Usage(
+        uncached_input_tokens=prompt - read,
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+        completion_tokens=_count(data.get("completion_tokens")),
+        reasoning_tokens=reasoning,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Messages payload
+
+
+def _normalize_audio(part: dict[str, Any]) -> None:
+    """An ``input_audio`` part whose data is a ``data:<mime>;base64,<payload>`` URL carries the payload, and
+    the MIME subtype as ``format`` when none was given. Plain URLs stay as they are."""
+    inner = part.get("input_audio")
+    if not isinstance(inner, dict):
+        return
+    data = inner.get("data")
+    if not isinstance(data, str) or not data.startswith("data:"):
+        return
+    header, comma, payload = data.partition(",")
+    if not comma or not header.endswith(";base64"):
+        return
+    inner["data"] = payload
+    if "format" not in inner:
+        mime = header[len("data:") :].split(";", 1)[0]
+        subtype = mime.rsplit("/", 1)[-1]
+        if subtype:
+            inner["format"] = subtype
+
+
+def _tool_call_payload(call: ToolCall) -> dict[str, Any]:
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+
+
+def _with_cache_marker(content: str | list[dict[str, Any]], index: int) -> str | list[dict[str, Any]]:
+    """``content`` with a cache marker: on a non-empty string (as one text part) or on the last text part."""
+    if isinstance(content, str):
+        if content:
+            return [{"type": "text", "text": content, "cache_control": dict(_EPHEMERAL)}]
+    else:
+        for part in reversed(content):
+            if part.get("type") == "text":
+                part["cache_control"] = dict(_EPHEMERAL)
+                return content
+    _log.warning(
+        "message %d is marked as a cache breakpoint but has no text to carry the marker; "
+        "the cached prefix ends at the previous marked message",
+        index,
+    )
+    return content
+
+
+def _kept_marks(messages: Sequence[Message], cap: int | None) -> set[int]:
+    """Indices of the marked messages that keep their mark: all of them, or the last ``cap`` (§10.6)."""
+    marked = [i for i, m in enumerate(messages) if m.cache_breakpoint]
+    if cap is not None and len(marked) > cap:
+        _log.warning(
+            "%d messages are marked as cache breakpoints but this provider allows %d; keeping the last %d",
+            len(marked),
+            cap,
+            cap,
+        )
+        marked = marked[len(marked) - cap :]
+    return set(marked)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Response pieces
+
+
+def _parse_tool_calls(value: object) -> tuple[ToolCall, ...]:
+    if not isinstance(value, list):
+        return ()
+    calls: list[ToolCall] = []
+    for entry in value:
+        function = _mapping(entry.get("function")) if isinstance(entry, Mapping) else {}
+        call_id = entry.get("id") if isinstance(entry, Mapping) else None
+        name = function.get("name")
+        if not isinstance(call_id, str) or not isinstance(name, str):
+            raise MalformedResponseError(f"tool_calls entry missing id or function.name: {_json_preview(entry)}")
+        arguments = function.get("arguments")
+        calls.append(ToolCall(call_id, name, arguments if isinstance(arguments, str) else ""))
+    return tuple(calls)
+
+
+def _parse_tool_deltas(value: object) -> tuple[ToolCallDelta, ...]:
+    if not isinstance(value, list):
+        return ()
+    deltas: list[ToolCallDelta] = []
+    for entry in value:
+        index = entry.get("index") if isinstance(entry, Mapping) else None
+        if not isinstance(entry, Mapping) or not isinstance(index, int) or isinstance(index, bool):
+            _log.warning("skipping a streamed tool-call delta without an integer index: %s", _json_preview(entry))
+            continue
+        function = _mapping(entry.get("function"))
+        deltas.append(
+            ToolCallDelta(
+                index=index,
+                id=_nonempty_str(entry.get("id")),
+                name=_nonempty_str(function.get("name")),
+                arguments_fragment=_nonempty_str(function.get("arguments")),
+            )
+        )
+    return tuple(deltas)
+
+
+def _nonempty_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _first_choice(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    choices = data.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
+        return choices[0]
+    return {}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The dialect
+
+
+@attrs.frozen
+class OpenAIDialect:
+    """The ``/chat/completions`` dialect as one ``Provider``; its defaults are OpenAI's.
+
+    Subclasses set the class-level knobs below (and override ``token_limit_key`` or
+    ``emits_cache_markers`` when the answer depends on the instance or the model):
+
+    - ``usage_opt_in``: how usage is asked for (see ``UsageOptIn``).
+    - ``keeps_estimation_metadata``: send media size hints (``width``, ``height``, ``duration_secs``,
+      ``page_count``) inside parts; servers that do not know them may refuse them.
+    - ``max_cache_breakpoints``: how many cache marks survive (the last ones); None for no limit.
+    - ``sends_attribution``: send ``HTTP-Referer`` / ``X-Title`` from the generator's app attribution.
+    - ``sends_routing``: send OpenRouter routing under ``provider``.
+    """
+
+    usage_opt_in: ClassVar[UsageOptIn] = "stream_options"
+    keeps_estimation_metadata: ClassVar[bool] = False
+    max_cache_breakpoints: ClassVar[int | None] = None
+    sends_attribution: ClassVar[bool] = False
+    sends_routing: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return "openai-compatible"
+
+    # Knobs that may depend on the instance or the model ---------------------------------------------------
+
+    def token_limit_key(self) -> str:
+        """The body key that carries ``max_tokens``."""
+        return "max_completion_tokens"
+
+    def emits_cache_markers(self, model: str) -> bool:
+        """Whether cache marks become ``cache_control`` markers for ``model`` (never, by default)."""
+        return False
+
+    # Provider protocol ----------------------------------------------------------------------------------
+
+    def completions_url(self, base_url: str) -> str:
+        return join_url(base_url, "/chat/completions")
+
+    def headers(
+        self, credential: ResolvedCredential | None, attribution: tuple[str, str] | None
+    ) -> Sequence[tuple[str, str]]:
+        """``Authorization: Bearer`` for either credential kind, then attribution headers when the wire sends
+        them."""
+        out: list[tuple[str, str]] = []
+        if credential is not None:
+            out.append(("Authorization", f"Bearer {credential.secret}"))
+        if self.sends_attribution and attribution is not None:
+            url, title = attribution
+            out.append(("HTTP-Referer", url))
+            out.append(("X-Title", title))
+        return out
+
+    def build_body(self, request: WireRequest) -> dict[str, Any]:
+        """The body in the dialect's key order; unset parameters are left out, ``stream`` is always there."""
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": self.messages_payload(request.model, request.messages),
+            "stream": request.stream,
+        }
+        self._add_params(body, request.params)
+        if request.include_usage:
+            if self.usage_opt_in == "stream_options" and request.stream:
+                body["stream_options"] = {"include_usage": True}
+            elif self.usage_opt_in == "usage_include":
+                body["usage"] = {"include": True}
+        if self.sends_routing and request.routing is not None:
+            routing = request.routing.to_dict()
+            if routing:
+                body["provider"] = routing
+        return body
+
+    def parse_response(self, data: Any) -> CompletionResponse:
+        """A 2xx body as a response (reference §10.1, response parse steps 1-8)."""
+        if not isinstance(data, Mapping):
+            raise MalformedResponseError(
+                f"expected a JSON object with 'choices' from the provider, got: {_json_preview(data)}"
+            )
+        _raise_error_object(data)
+        choice = _first_choice(data)
+        message = choice.get("message")
+        if not isinstance(message, Mapping):
+            raise MalformedResponseError(
+                f"the response has no choices[0].message, so there is no reply to read: {_json_preview(data)}"
+            )
+        content = message.get("content")
+        finish = choice.get("finish_reason")
+        return CompletionResponse(
+            id=_str_or_empty(data.get("id")),
+            model=_str_or_empty(data.get("model")),
+            content=content if isinstance(content, str) else "",
+            finish_reason=finish if isinstance(finish, str) else None,
+            usage=self.parse_usage(data.get("usage")),
+            tool_calls=_parse_tool_calls(message.get("tool_calls")),
+            media=self.parse_media(message),
+        )
+
+    def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
+        """One event's ``data``: ``[DONE]`` ends the stream, non-JSON and empty chunks are skipped, an error
+        object raises."""
+        if event.data.strip() == "[DONE]":
+            return StreamEnd()
+        try:
+            data = json.loads(event.data)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(data, Mapping):
+            return None
+        _raise_error_object(data)
+        choice = _first_choice(data)
+        delta = _mapping(choice.get("delta"))
+        content = delta.get("content")
+        chunk = StreamChunk(
+            delta=content if isinstance(content, str) else "",
+            id=_nonempty_str(data.get("id")),
+            finish_reason=_nonempty_str(choice.get("finish_reason")),
+            usage=self.parse_usage(data.get("usage")),
+            tool_calls=_parse_tool_deltas(delta.get("tool_calls")),
+        )
+        return None if chunk.is_empty() else chunk
+
+    def expects_stream_usage(self, include_usage: bool) -> bool:
+        """A stream waits for a usage event after its finish reason only when the wire asked for one."""
+        return include_usage and self.usage_opt_in != "none"
+
+    # Pieces a subclass may override ---------------------------------------------------------------------
+
+    def parse_usage(self, data: object) -> Usage | None:
+        """The body's ``usage`` object as ``Usage`` (None when absent or inconsistent)."""
+        return parse_openai_usage(data)
+
+    def parse_media(self, message: Mapping[str, Any]) -> tuple[Media, ...]:
+        """Images the model returned in ``message.images`` (reference §15), as URL images."""
+        images = message.get("images")
+        if not isinstance(images, list):
+            return ()
+        media: list[Media] = []
+        for entry in images:
+            url = _mapping(_mapping(entry).get("image_url")).get("url")
+            if not isinstance(url, str) or not url:
+                raise MalformedResponseError(f"response image entry has no image_url.url: {_json_preview(entry)}")
+            media.append(ImageData.from_url(url))
+        return tuple(media)
+
+    def messages_payload(self, model: str, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        """The ``messages`` array: one object per message, parts normalized, cache markers where the wire
+        puts them."""
+        marks = _kept_marks(messages, self.max_cache_breakpoints) if self.emits_cache_markers(model) else set()
+        return [self._message_payload(i, m, i in marks) for i, m in enumerate(messages)]
+
+    # Internals --------------------------------------------------------------------------------------------
+
+    def _message_payload(self, index: int, message: Message, marked: bool) -> dict[str, Any]:
+        content = message.content.to_json(estimation_metadata=self.keeps_estimation_metadata)
+        if isinstance(content, list):
+            for part in content:
+                if part.get("type") == "input_audio":
+                    _normalize_audio(part)
+            if not content and message.tool_calls:
+                content = ""
+        if marked:
+            content = _with_cache_marker(content, index)
+        out: dict[str, Any] = {"role": message.role.value, "content": content}
+        if message.name is not None:
+            out["name"] = message.name
+        if message.tool_call_id is not None:
+            out["tool_call_id"] = message.tool_call_id
+        if message.tool_calls:
+            out["tool_calls"] = [_tool_call_payload(c) for c in message.tool_calls]
+        return out
+
+    def _add_params(self, body: dict[str, Any], params: CompletionParameters) -> None:
+        # Tool definitions and tool choice are mapped by a later change; parallel_tool_calls is already sent.
+        pairs: tuple[tuple[str, Any], ...] = (
+            (self.token_limit_key(), params.max_tokens),
+            ("temperature", params.temperature),
+            ("top_p", params.top_p),
+            ("top_k", params.top_k),
+            ("frequency_penalty", params.frequency_penalty),
+            ("presence_penalty", params.presence_penalty),
+            ("repetition_penalty", params.repetition_penalty),
+            ("stop", None if params.stop is None else list(params.stop)),
+            ("seed", params.seed),
+            ("response_format", None if params.response_format is None else params.response_format.to_dict()),
+            ("parallel_tool_calls", params.parallel_tool_calls),
+            ("reasoning", None if params.reasoning is None else params.reasoning.to_dict()),
+        )
+        for key, value in pairs:
+            if value is not None:
+                body[key] = value
+
+
+def _str_or_empty(value: object) -> str:
+    return value if isinstance(value, str) else ""

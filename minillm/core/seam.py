@@ -1,0 +1,140 @@
+"""Where the tree meets the network, without the core importing a transport.
+
+``ChatNode``'s network methods take an explicit ``client=``; without one they ask this module for the
+default client. The transport package registers its default-client factories here when ``minillm`` is
+imported, so the core never imports the transport (imports run one way: transport → core).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from minillm.core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from minillm.core.generator import GeneratorInfo
+    from minillm.core.params import NodeCompletionParameters
+    from minillm.core.response import CompletionResponse
+    from minillm.core.stream import StreamChunk
+    from minillm.core.tree import ChatNode
+    from minillm.core.usage import CostInfo
+
+__all__ = [
+    "AsyncChunkStream",
+    "AsyncTransport",
+    "SyncChunkStream",
+    "SyncTransport",
+    "async_client",
+    "register_default_clients",
+    "sync_client",
+]
+
+
+class SyncChunkStream(Protocol):
+    """A blocking stream of ``StreamChunk``s (``minillm.transport.CompletionStream``)."""
+
+    def __iter__(self) -> Iterator[StreamChunk]: ...
+
+    def __enter__(self) -> SyncChunkStream: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    @property
+    def response(self) -> CompletionResponse: ...
+
+    def close(self) -> None: ...
+
+
+class AsyncChunkStream(Protocol):
+    """An async stream of ``StreamChunk``s (``minillm.transport.AsyncCompletionStream``)."""
+
+    def __aiter__(self) -> AsyncIterator[StreamChunk]: ...
+
+    async def __aenter__(self) -> AsyncChunkStream: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    @property
+    def response(self) -> CompletionResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+class SyncTransport(Protocol):
+    """What ``ChatNode``'s blocking network methods need from a client (``minillm.SyncClient``)."""
+
+    def complete(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> ChatNode: ...
+
+    def complete_streaming(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> SyncChunkStream: ...
+
+    def ensure_cached(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> CostInfo: ...
+
+    def complete_costed(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> tuple[ChatNode, CostInfo]: ...
+
+
+class AsyncTransport(Protocol):
+    """What ``ChatNode``'s async network methods need from a client (``minillm.AsyncClient``)."""
+
+    def acomplete(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> Awaitable[ChatNode]: ...
+
+    def acomplete_streaming(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> Awaitable[AsyncChunkStream]: ...
+
+    def aensure_cached(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> Awaitable[CostInfo]: ...
+
+    def acomplete_costed(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> Awaitable[tuple[ChatNode, CostInfo]]: ...
+
+
+_factories: dict[str, Callable[[], Any]] = {}
+
+
+def register_default_clients(sync: Callable[[], SyncTransport], async_: Callable[[], AsyncTransport]) -> None:
+    """Called once by ``minillm.transport``: how to get the process's (and each event loop's) default client."""
+    _factories["sync"] = sync
+    _factories["async"] = async_
+
+
+def _factory(kind: str) -> Callable[[], Any]:
+    try:
+        return _factories[kind]
+    except KeyError:
+        raise ConfigurationError(
+            "no HTTP transport is registered; import minillm (not only minillm.core) or pass client="
+        ) from None
+
+
+def sync_client(client: SyncTransport | None) -> SyncTransport:
+    """``client``, or the process's default ``SyncClient``."""
+    if client is not None:
+        return client
+    result: SyncTransport = _factory("sync")()
+    return result
+
+
+def async_client(client: AsyncTransport | None) -> AsyncTransport:
+    """``client``, or the running event loop's default ``AsyncClient``."""
+    if client is not None:
+        return client
+    result: AsyncTransport = _factory("async")()
+    return result

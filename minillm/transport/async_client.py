@@ -1,0 +1,289 @@
+"""``AsyncClient``: the async transport over ``httpx.AsyncClient``, and its ``AsyncCompletionStream``.
+
+The twin of ``sync_client.py``, line for line: the same steps, awaited. Keep the two side by side when
+changing either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from types import TracebackType
+from typing import Any, NoReturn
+
+import attrs
+import httpx
+import tenacity
+
+from minillm.core.errors import APITimeoutError, ConfigurationError, InvalidParameterError, MiniLLMError, StreamError
+from minillm.core.flow import CompletionCall, CostLookup, cache_warmup_call
+from minillm.core.generator import GeneratorInfo
+from minillm.core.http import HTTPRequest
+from minillm.core.params import NodeCompletionParameters
+from minillm.core.response import CompletionResponse
+from minillm.core.stream import StreamChunk
+from minillm.core.tree import ChatNode
+from minillm.core.usage import CostInfo
+from minillm.transport._common import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+    IdleClock,
+    map_transport_error,
+    request_timeout,
+    retry_settings,
+    stream_timeout,
+)
+
+__all__ = ["AsyncClient", "AsyncCompletionStream"]
+
+
+async def _report(callback: Callable[[CostInfo], Any] | None, info: CostInfo | None) -> None:
+    """Call the cost callback; an ``async def`` callback is awaited."""
+    if callback is None or info is None:
+        return
+    result = callback(info)
+    if inspect.isawaitable(result):
+        await result
+
+
+class AsyncClient:
+    """An async client: ``await node.acomplete(gen, client=client)``. It belongs to one event loop.
+
+    ``http_client`` injects your own ``httpx.AsyncClient`` (its proxies, certificates and hooks carry every
+    request; you close it). ``timeout`` is the default for requests whose parameters set none.
+    """
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        if http_client is None:
+            self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
+            limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+            self._http = httpx.AsyncClient(timeout=self._timeout, limits=limits, headers={"User-Agent": USER_AGENT})
+            self._owns_http = True
+        else:
+            self._timeout = httpx.Timeout(timeout) if timeout is not None else http_client.timeout
+            self._http = http_client
+            self._owns_http = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def aclose(self) -> None:
+        """Close the connection pool (an injected ``httpx.AsyncClient`` is left to its owner)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def _check_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise ConfigurationError(
+                "this AsyncClient belongs to another event loop; make one AsyncClient per loop "
+                "(or omit client= to use the running loop's default client)"
+            )
+
+    # ----- sending ----------------------------------------------------------------------------------
+
+    async def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> tuple[int, Mapping[str, str], bytes]:
+        self._check_loop()
+        try:
+            response = await self._http.request(
+                request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
+            )
+        except httpx.HTTPError as e:
+            raise map_transport_error(e, "waiting for the response") from e
+        return response.status_code, response.headers, response.content
+
+    async def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
+        self._check_loop()
+        request = call.request()
+        built = self._http.build_request(
+            request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
+        )
+        try:
+            response = await self._http.send(built, stream=True)
+        except httpx.HTTPError as e:
+            raise map_transport_error(e, "starting the stream") from e
+        if not response.is_success:
+            try:
+                body = await response.aread()
+            except httpx.HTTPError as e:
+                raise map_transport_error(e, "reading the error response") from e
+            finally:
+                await response.aclose()
+            call.check_stream_start(response.status_code, response.headers, body)
+        return response
+
+    # ----- completions ------------------------------------------------------------------------------
+
+    async def acomplete(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> ChatNode:
+        """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.acomplete``)."""
+        return (await self._complete(CompletionCall(node, generator, params or NodeCompletionParameters())))[0]
+
+    async def _complete(self, call: CompletionCall) -> tuple[ChatNode, CompletionResponse]:
+        timeout = request_timeout(self._timeout, call.timeout())
+        async for attempt in tenacity.AsyncRetrying(sleep=asyncio.sleep, **retry_settings(call.retry_policy)):
+            with attempt:
+                response = call.parse_response(*await self._send(call.request(), timeout))
+                node = call.accept(response)
+        await _report(call.params.cost_callback, call.callback_cost(response))
+        return node, response
+
+    async def acomplete_costed(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> tuple[ChatNode, CostInfo]:
+        """``acomplete``, also returning the cost (looked up out of band when the reply carried no usage)."""
+        params = attrs.evolve(params or NodeCompletionParameters(), track_cost=True, cost_callback=None)
+        call = CompletionCall(node, generator, params)
+        reply, response = await self._complete(call)
+        return reply, await self._resolve_cost(call, response)
+
+    async def _resolve_cost(self, call: CompletionCall, response: CompletionResponse) -> CostInfo:
+        lookup: CostLookup | None = call.cost_lookup(response)
+        if lookup is None:
+            return call.cost_from_usage(response)
+        timeout = request_timeout(self._timeout, lookup.timeout)
+        for _ in range(lookup.attempts):
+            await asyncio.sleep(lookup.interval)
+            try:
+                found = lookup.parse(*await self._send(lookup.request, timeout))
+            except MiniLLMError:
+                continue
+            if found is not None:
+                return found
+        return call.cost_from_usage(response)
+
+    async def aensure_cached(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> CostInfo:
+        """Send the thread once with a cache mark on its last message and no reply; return the cost."""
+        call = cache_warmup_call(node, generator, params or NodeCompletionParameters())
+        timeout = request_timeout(self._timeout, call.timeout())
+        response = call.parse_response(*await self._send(call.request(), timeout))
+        info = call.cost_from_usage(response)
+        await _report(call.params.cost_callback, info)
+        return info
+
+    async def acomplete_streaming(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> AsyncCompletionStream:
+        """Start a stream (the start is retried per ``params``; the stream itself never is)."""
+        call = CompletionCall(node, generator, params or NodeCompletionParameters(), stream=True)
+        timeout = stream_timeout(self._timeout, call.timeout())
+        async for attempt in tenacity.AsyncRetrying(sleep=asyncio.sleep, **retry_settings(call.retry_policy)):
+            with attempt:
+                response = await self._open_stream(call, timeout)
+        return AsyncCompletionStream(call, response)
+
+
+class AsyncCompletionStream:
+    """An async streamed completion: ``async for`` it for ``StreamChunk``s; ``response`` at the end.
+
+    Use ``async with`` so the HTTP response is closed however the loop ends, cancellation included. A
+    stream that breaks after a chunk was delivered raises ``StreamError`` with the text received so far;
+    it is never re-sent.
+    """
+
+    def __init__(self, call: CompletionCall, response: httpx.Response) -> None:
+        self._call = call
+        self._http_response = response
+        self._raw: AsyncIterator[bytes] = response.aiter_raw()
+        self._parser = call.stream_parser()
+        self._pending: deque[StreamChunk] = deque()
+        self._clock = IdleClock(call.timeout())
+        self._delivered = 0
+        self._final: CompletionResponse | None = None
+        self._closed = False
+
+    def __aiter__(self) -> AsyncCompletionStream:
+        return self
+
+    async def __anext__(self) -> StreamChunk:
+        while not self._pending:
+            if self._closed:
+                raise StopAsyncIteration
+            await self._pull()
+        self._delivered += 1
+        return self._pending.popleft()
+
+    async def _pull(self) -> None:
+        try:
+            data = await self._raw.__anext__()
+        except StopAsyncIteration:
+            await self._end()
+            return
+        except httpx.HTTPError as e:
+            await self._fail(map_transport_error(e, "reading the stream"))
+        except asyncio.CancelledError:
+            await self.aclose()
+            raise
+        try:
+            chunks = self._parser.feed(data)
+        except StreamError as e:
+            await self._fail(e)
+        if chunks:
+            self._clock.event()
+            self._pending.extend(chunks)
+        elif self._clock.expired():
+            await self._fail(APITimeoutError(f"no stream event for {self._clock.limit} s (keep-alive comments only)"))
+        if self._parser.finished:
+            await self._end()
+
+    async def _end(self) -> None:
+        try:
+            self._final = self._parser.finish(self._http_response.headers)
+        except StreamError as e:
+            await self._fail(e)
+        await self.aclose()
+        await _report(self._call.params.cost_callback, self._call.callback_cost(self._final))
+
+    async def _fail(self, error: MiniLLMError) -> NoReturn:
+        await self.aclose()
+        failure = self._parser.fail(error)
+        cause = failure.__cause__
+        if not self._delivered and isinstance(cause, MiniLLMError):
+            raise cause  # nothing was handed over yet: the plain error says more
+        raise failure
+
+    @property
+    def response(self) -> CompletionResponse:
+        """The whole reply, once the stream has been read to its end."""
+        if self._final is None:
+            raise InvalidParameterError("the stream has not finished: iterate it to the end before reading .response")
+        return self._final
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return self._parser.partial_text
+
+    async def aclose(self) -> None:
+        """Close the HTTP response (safe to call more than once); unread chunks are dropped."""
+        if not self._closed:
+            self._closed = True
+            await self._http_response.aclose()
+
+    async def __aenter__(self) -> AsyncCompletionStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

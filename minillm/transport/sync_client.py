@@ -1,0 +1,277 @@
+"""``SyncClient``: the blocking transport over ``httpx.Client``, and its ``CompletionStream``.
+
+It sends what the core builds and feeds back what it receives; every decision (prompt, wire, retry, cost)
+is the core's. Its twin is ``async_client.py``: keep the two side by side when changing either.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, NoReturn
+
+import attrs
+import httpx
+import tenacity
+
+from minillm.core.errors import APITimeoutError, InvalidParameterError, MiniLLMError, StreamError
+from minillm.core.flow import CompletionCall, CostLookup, cache_warmup_call
+from minillm.core.generator import GeneratorInfo
+from minillm.core.http import HTTPRequest
+from minillm.core.params import NodeCompletionParameters
+from minillm.core.response import CompletionResponse
+from minillm.core.stream import StreamChunk
+from minillm.core.tree import ChatNode
+from minillm.core.usage import CostInfo
+from minillm.transport._common import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+    IdleClock,
+    map_transport_error,
+    request_timeout,
+    retry_settings,
+    stream_timeout,
+)
+
+__all__ = ["CompletionStream", "SyncClient"]
+
+
+def _report(callback: Callable[[CostInfo], Any] | None, info: CostInfo | None) -> None:
+    """Call the cost callback; an ``async def`` one cannot run here, and says so."""
+    if callback is None or info is None:
+        return
+    result = callback(info)
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise InvalidParameterError(
+            "the cost_callback is async but the completion is blocking; use acomplete() or a plain function"
+        )
+
+
+class SyncClient:
+    """A blocking client: ``node.complete(gen, client=client)``. Safe to share between threads.
+
+    ``http_client`` injects your own ``httpx.Client`` (its proxies, certificates and hooks carry every
+    request; you close it). ``timeout`` is the default for requests whose parameters set none.
+    """
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.Client | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        if http_client is None:
+            self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
+            limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+            self._http = httpx.Client(timeout=self._timeout, limits=limits, headers={"User-Agent": USER_AGENT})
+            self._owns_http = True
+        else:
+            self._timeout = httpx.Timeout(timeout) if timeout is not None else http_client.timeout
+            self._http = http_client
+            self._owns_http = False
+
+    def close(self) -> None:
+        """Close the connection pool (an injected ``httpx.Client`` is left to its owner)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ----- sending ----------------------------------------------------------------------------------
+
+    def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> tuple[int, Mapping[str, str], bytes]:
+        try:
+            response = self._http.request(
+                request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
+            )
+        except httpx.HTTPError as e:
+            raise map_transport_error(e, "waiting for the response") from e
+        return response.status_code, response.headers, response.content
+
+    def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
+        request = call.request()
+        built = self._http.build_request(
+            request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
+        )
+        try:
+            response = self._http.send(built, stream=True)
+        except httpx.HTTPError as e:
+            raise map_transport_error(e, "starting the stream") from e
+        if not response.is_success:
+            try:
+                body = response.read()
+            except httpx.HTTPError as e:
+                raise map_transport_error(e, "reading the error response") from e
+            finally:
+                response.close()
+            call.check_stream_start(response.status_code, response.headers, body)
+        return response
+
+    # ----- completions ------------------------------------------------------------------------------
+
+    def complete(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> ChatNode:
+        """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.complete``)."""
+        return self._complete(CompletionCall(node, generator, params or NodeCompletionParameters()))[0]
+
+    def _complete(self, call: CompletionCall) -> tuple[ChatNode, CompletionResponse]:
+        timeout = request_timeout(self._timeout, call.timeout())
+        for attempt in tenacity.Retrying(sleep=time.sleep, **retry_settings(call.retry_policy)):
+            with attempt:
+                response = call.parse_response(*self._send(call.request(), timeout))
+                node = call.accept(response)
+        _report(call.params.cost_callback, call.callback_cost(response))
+        return node, response
+
+    def complete_costed(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> tuple[ChatNode, CostInfo]:
+        """``complete``, also returning the cost (looked up out of band when the reply carried no usage)."""
+        params = attrs.evolve(params or NodeCompletionParameters(), track_cost=True, cost_callback=None)
+        call = CompletionCall(node, generator, params)
+        reply, response = self._complete(call)
+        return reply, self._resolve_cost(call, response)
+
+    def _resolve_cost(self, call: CompletionCall, response: CompletionResponse) -> CostInfo:
+        lookup: CostLookup | None = call.cost_lookup(response)
+        if lookup is None:
+            return call.cost_from_usage(response)
+        timeout = request_timeout(self._timeout, lookup.timeout)
+        for _ in range(lookup.attempts):
+            time.sleep(lookup.interval)
+            try:
+                found = lookup.parse(*self._send(lookup.request, timeout))
+            except MiniLLMError:
+                continue
+            if found is not None:
+                return found
+        return call.cost_from_usage(response)
+
+    def ensure_cached(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> CostInfo:
+        """Send the thread once with a cache mark on its last message and no reply; return the cost."""
+        call = cache_warmup_call(node, generator, params or NodeCompletionParameters())
+        timeout = request_timeout(self._timeout, call.timeout())
+        response = call.parse_response(*self._send(call.request(), timeout))
+        info = call.cost_from_usage(response)
+        _report(call.params.cost_callback, info)
+        return info
+
+    def complete_streaming(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> CompletionStream:
+        """Start a stream (the start is retried per ``params``; the stream itself never is)."""
+        call = CompletionCall(node, generator, params or NodeCompletionParameters(), stream=True)
+        timeout = stream_timeout(self._timeout, call.timeout())
+        for attempt in tenacity.Retrying(sleep=time.sleep, **retry_settings(call.retry_policy)):
+            with attempt:
+                response = self._open_stream(call, timeout)
+        return CompletionStream(call, response)
+
+
+class CompletionStream:
+    """A streamed completion: iterate it for ``StreamChunk``s; ``response`` is the whole reply at the end.
+
+    Use it as a context manager so the HTTP response is closed however the loop ends. A stream that
+    breaks after a chunk was delivered raises ``StreamError`` with the text received so far; it is never
+    re-sent.
+    """
+
+    def __init__(self, call: CompletionCall, response: httpx.Response) -> None:
+        self._call = call
+        self._http_response = response
+        self._raw: Iterator[bytes] = response.iter_raw()
+        self._parser = call.stream_parser()
+        self._pending: deque[StreamChunk] = deque()
+        self._clock = IdleClock(call.timeout())
+        self._delivered = 0
+        self._final: CompletionResponse | None = None
+        self._closed = False
+
+    def __iter__(self) -> CompletionStream:
+        return self
+
+    def __next__(self) -> StreamChunk:
+        while not self._pending:
+            if self._closed:
+                raise StopIteration
+            self._pull()
+        self._delivered += 1
+        return self._pending.popleft()
+
+    def _pull(self) -> None:
+        try:
+            data = next(self._raw)
+        except StopIteration:
+            self._end()
+            return
+        except httpx.HTTPError as e:
+            self._fail(map_transport_error(e, "reading the stream"))
+        try:
+            chunks = self._parser.feed(data)
+        except StreamError as e:
+            self._fail(e)
+        if chunks:
+            self._clock.event()
+            self._pending.extend(chunks)
+        elif self._clock.expired():
+            self._fail(APITimeoutError(f"no stream event for {self._clock.limit} s (keep-alive comments only)"))
+        if self._parser.finished:
+            self._end()
+
+    def _end(self) -> None:
+        try:
+            self._final = self._parser.finish(self._http_response.headers)
+        except StreamError as e:
+            self._fail(e)
+        self.close()
+        _report(self._call.params.cost_callback, self._call.callback_cost(self._final))
+
+    def _fail(self, error: MiniLLMError) -> NoReturn:
+        self.close()
+        failure = self._parser.fail(error)
+        cause = failure.__cause__
+        if not self._delivered and isinstance(cause, MiniLLMError):
+            raise cause  # nothing was handed over yet: the plain error says more
+        raise failure
+
+    @property
+    def response(self) -> CompletionResponse:
+        """The whole reply, once the stream has been read to its end."""
+        if self._final is None:
+            raise InvalidParameterError("the stream has not finished: iterate it to the end before reading .response")
+        return self._final
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return self._parser.partial_text
+
+    def close(self) -> None:
+        """Close the HTTP response (safe to call more than once); unread chunks are dropped."""
+        if not self._closed:
+            self._closed = True
+            self._http_response.close()
+
+    def __enter__(self) -> CompletionStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
