@@ -241,3 +241,33 @@ def test_cache_warmup_call() -> None:
     body = call.request().json
     assert body["max_tokens"] == 0
     assert body["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+
+
+def test_claude_subscription_request_reads_its_credential_at_each_request(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "sk-ant-oat01-first")
+    gen = GeneratorInfo.claude_subscription("claude-test")
+    call = CompletionCall(ChatNode.root("s").add_user("hi"), gen)
+    first = call.request()
+    assert first.url == "https://api.anthropic.com/v1/messages"
+    assert first.header("Authorization") == "Bearer sk-ant-oat01-first"
+    assert first.header("anthropic-beta") == "oauth-2025-04-20"
+    assert first.header("anthropic-version") == "2023-06-01"
+    assert first.header("x-api-key") is None
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "sk-ant-oat01-refreshed")
+    assert call.request().header("Authorization") == "Bearer sk-ant-oat01-refreshed"
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN")
+    with pytest.raises(ConfigurationError, match="ANTHROPIC_AUTH_TOKEN") as info:
+        call.request()
+    assert ".credentials.json" in str(info.value)
+
+
+def test_anthropic_preset_uses_the_api_key_header() -> None:
+    gen = GeneratorInfo.anthropic("claude-test").with_api_key("sk-ant-api-test")
+    request = CompletionCall(ChatNode.root("s").add_user("hi"), gen).request()
+    assert request.header("x-api-key") == "sk-ant-api-test" and request.header("Authorization") is None
+    assert request.json["system"] == "s" and request.json["messages"] == [{"role": "user", "content": "hi"}]
+    assert request.json["max_tokens"] == 4096 and request.json["stream"] is False
