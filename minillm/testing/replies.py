@@ -66,9 +66,10 @@ class Wire(enum.Enum):
 
 @attrs.frozen(repr=False)
 class RecordedRequest:
-    """One request the server received: method, path, query, headers (names lower-cased), raw body and the
-    body parsed as JSON (``None`` when it is not JSON). Its repr leaves out headers and body, so a key sent to
-    the test server never lands in a log."""
+    """One request the server received: method, path, query, headers (names lower-cased), raw body, the
+    body parsed as JSON (``None`` when it is not JSON) and ``connection``, the number of the TCP connection it
+    came on (1 for the server's first; equal numbers mean a kept-alive connection was reused). Its repr leaves
+    out headers and body, so a key sent to the test server never lands in a log."""
 
     method: str
     path: str
@@ -76,6 +77,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     json: Any
+    connection: int = 0
 
     @property
     def wire(self) -> Wire:
@@ -220,7 +222,7 @@ class Reply(abc.ABC):
         send_usage: bool = True,
         cost: float | None = None,
         model: str | None = None,
-        id: str | None = None,  # noqa: A002 - the wire's name for it
+        id: str | None = None,
         chunk_size: int = 8,
         delay: float = 0.0,
         chunk_delay: float = 0.0,
@@ -303,7 +305,7 @@ class Reply(abc.ABC):
         error event after ``after_chunks`` deltas of ``content`` (OpenRouter's error chunk with
         ``finish_reason: "error"``, Anthropic's ``event: error``), then the body ends."""
         reply = cls.text(content, chunk_size=chunk_size, chunk_delay=chunk_delay)
-        return attrs.evolve(reply, error=InBandError(message=message, code=code, after_chunks=after_chunks))
+        return attrs.evolve(reply, in_band=InBandError(message=message, code=code, after_chunks=after_chunks))
 
     @classmethod
     def raw(
@@ -325,16 +327,32 @@ class Reply(abc.ABC):
         return SilentReply()
 
     @classmethod
-    def reset(cls) -> ResetReply:
-        """Read the request, then reset the connection (TCP RST) before sending a single byte."""
-        return ResetReply()
+    def reset(cls, *, delay: float = 0.0) -> ResetReply:
+        """Read the request, then (after ``delay``) reset the connection (TCP RST) before sending a byte."""
+        return ResetReply(delay=delay)
 
     @classmethod
-    def large(cls, n_bytes: int, *, chunk_size: int = 16_384, chunk_delay: float = 0.0) -> LargeReply:
+    def large(
+        cls,
+        n_bytes: int,
+        *,
+        chunk_size: int = 16_384,
+        chunk_delay: float = 0.0,
+        delay: float = 0.0,
+        drop_after_bytes: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> LargeReply:
         """A valid completion whose content is ``n_bytes`` ASCII characters, generated and written in pieces
         (never held in memory whole); streams send ``chunk_size`` characters per delta. The content is
         ``LargeReply.PATTERN`` repeated and cut at ``n_bytes``."""
-        return LargeReply(n_bytes=n_bytes, chunk_size=chunk_size, chunk_delay=chunk_delay)
+        return LargeReply(
+            n_bytes=n_bytes,
+            chunk_size=chunk_size,
+            chunk_delay=chunk_delay,
+            delay=delay,
+            drop_after_bytes=drop_after_bytes,
+            headers=headers,
+        )
 
     @staticmethod
     def trickle(reply: Reply, byte_delay: float) -> Reply:
@@ -386,28 +404,33 @@ class TextReply(Reply):
     done_marker: bool = True
     usage_on_finish_chunk: bool = False
     tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tool_calls)
-    error: InBandError | None = None
+    in_band: InBandError | None = None
 
     def render(self, request: RecordedRequest, *, sequence: int) -> ResponsePlan:
         """The wire's completion object or SSE stream (OpenAI shape for any path but ``.../messages``)."""
         ctx = _Context.of(self, request, sequence)
         anthropic = request.wire is Wire.ANTHROPIC
+        record = None if anthropic else ctx.generation_record(self)
         if request.stream:
             events = _anthropic_events(self, ctx) if anthropic else _openai_events(self, ctx)
-            error = (_anthropic_error_event if anthropic else _openai_error_event)(self, ctx)
-            body = _shape_stream(events, error, self)
-            defaults = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache")]
-            return self._plan(200, defaults + ctx.id_headers(), body, None, chunk_delay=self.chunk_delay,
-                              generation_record=None if anthropic else ctx.generation_record(self))
-        if self.error is not None:
-            obj = _anthropic_error_body(self.error.code, self.error.message, ctx.request_id) if anthropic else {
-                "error": {"code": self.error.code, "message": self.error.message}
-            }
+            error_event = (_anthropic_error_event if anthropic else _openai_error_event)(self, ctx)
+            stream = _shape_stream(events, error_event, self)
+            sse = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache")]
+            return self._plan(
+                200, [*sse, *ctx.id_headers()], stream, None, chunk_delay=self.chunk_delay, generation_record=record
+            )
+        json_headers = [("Content-Type", "application/json"), *ctx.id_headers()]
+        if self.in_band is not None:
+            code, message = self.in_band.code, self.in_band.message
+            obj = (
+                _anthropic_error_body(code, message, ctx.request_id)
+                if anthropic
+                else {"error": {"code": code, "message": message}}
+            )
             data = _dumps(obj)
-            return self._plan(200, [("Content-Type", "application/json")] + ctx.id_headers(), [data], len(data))
+            return self._plan(200, json_headers, [data], len(data))
         body, length = self._completion_body(ctx, anthropic)
-        return self._plan(200, [("Content-Type", "application/json")] + ctx.id_headers(), body, length,
-                          generation_record=None if anthropic else ctx.generation_record(self))
+        return self._plan(200, json_headers, body, length, generation_record=record)
 
     # Hooks LargeReply overrides: the content deltas and the whole completion body.
 
@@ -422,7 +445,7 @@ class TextReply(Reply):
     def _content_length(self) -> int:
         return len(self.content)
 
-    def _completion_body(self, ctx: _Context, anthropic: bool) -> tuple[list[bytes], int]:
+    def _completion_body(self, ctx: _Context, anthropic: bool) -> tuple[Iterable[bytes], int]:
         obj = _anthropic_message(self, ctx, self.content) if anthropic else _openai_completion(self, ctx, self.content)
         data = _dumps(obj)
         return [data], len(data)
@@ -445,8 +468,8 @@ class LargeReply(TextReply):
     def _content_length(self) -> int:
         return self.n_bytes
 
-    def _completion_body(self, ctx: _Context, anthropic: bool) -> tuple[Iterator[bytes], int]:
-        marker = "\x00minillm-large-content\x00"
+    def _completion_body(self, ctx: _Context, anthropic: bool) -> tuple[Iterable[bytes], int]:
+        marker = "@@minillm-large-content@@"
         obj = _anthropic_message(self, ctx, marker) if anthropic else _openai_completion(self, ctx, marker)
         head, tail = _dumps(obj).split(_dumps(marker)[1:-1], 1)
 
@@ -794,9 +817,9 @@ def _anthropic_message(reply: TextReply, ctx: _Context, content: str) -> dict[st
 #
 # A stream is rendered as (kind, event bytes) pairs; ``_shape_stream`` then applies the reply's in-band error
 # and truncation. Kinds: "lead" (structure before or between content), "content" (a text or tool delta),
-# "finish" (the finish chunk and everything after it).
+# "close" (structure after content: content_block_stop), "finish" (the finish chunk and everything after it).
 
-_Event = tuple[Literal["lead", "content", "finish"], bytes]
+_Event = tuple[Literal["lead", "content", "close", "finish"], bytes]
 
 
 def _sse(obj: Any, event: str | None = None) -> bytes:
@@ -810,17 +833,17 @@ def _arguments_pieces(call: ToolCall, size: int) -> Iterator[str]:
 
 
 def _openai_events(reply: TextReply, ctx: _Context) -> Iterator[_Event]:
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, usage: Any = None) -> bytes:
         obj: dict[str, Any] = {
             "id": ctx.response_id,
             "object": "chat.completion.chunk",
             "created": ctx.created,
             "model": ctx.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None,
+                                                  "finish_reason": finish}],
         }
         if ctx.include_usage:
-            obj["usage"] = None
-        obj.update(extra)
+            obj["usage"] = usage  # OpenAI sends "usage": null on every chunk before the usage chunk
         return _sse(obj)
 
     for _ in range(reply.keepalive_comments):
@@ -840,16 +863,13 @@ def _openai_events(reply: TextReply, ctx: _Context) -> Iterator[_Event]:
     else:
         yield "finish", chunk({}, finish)
         if usage is not None:
-            tail = chunk({}, usage=usage)
-            obj = json.loads(tail[len(b"data: ") :])
-            obj["choices"] = []
-            yield "finish", _sse(obj)
+            yield "finish", chunk(None, usage=usage)
     if reply.done_marker:
         yield "finish", b"data: [DONE]\n\n"
 
 
 def _openai_error_event(reply: TextReply, ctx: _Context) -> bytes | None:
-    if reply.error is None:
+    if reply.in_band is None:
         return None
     return _sse(
         {
@@ -857,7 +877,7 @@ def _openai_error_event(reply: TextReply, ctx: _Context) -> bytes | None:
             "object": "chat.completion.chunk",
             "created": ctx.created,
             "model": ctx.model,
-            "error": {"code": reply.error.code, "message": reply.error.message},
+            "error": {"code": reply.in_band.code, "message": reply.in_band.message},
             "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
         }
     )
@@ -886,7 +906,7 @@ def _anthropic_events(reply: TextReply, ctx: _Context) -> Iterator[_Event]:
         for piece in reply._pieces():
             delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
             yield "content", _sse(delta, "content_block_delta")
-        yield "lead", _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+        yield "close", _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
         index = 1
     for offset, call in enumerate(reply.tool_calls):
         block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
@@ -896,37 +916,43 @@ def _anthropic_events(reply: TextReply, ctx: _Context) -> Iterator[_Event]:
             json_delta = {"type": "input_json_delta", "partial_json": fragment}
             event = {"type": "content_block_delta", "index": index + offset, "delta": json_delta}
             yield "content", _sse(event, "content_block_delta")
-        yield "lead", _sse({"type": "content_block_stop", "index": index + offset}, "content_block_stop")
-    delta: dict[str, Any] = {
+        yield "close", _sse({"type": "content_block_stop", "index": index + offset}, "content_block_stop")
+    finish: dict[str, Any] = {
         "type": "message_delta",
         "delta": {"stop_reason": _finish_reason(reply, Wire.ANTHROPIC), "stop_sequence": None},
     }
     if tokens is not None:
-        delta["usage"] = {**tokens.anthropic_input(), "output_tokens": tokens.completion}
-    yield "finish", _sse(delta, "message_delta")
+        finish["usage"] = {**tokens.anthropic_input(), "output_tokens": tokens.completion}
+    yield "finish", _sse(finish, "message_delta")
     if reply.done_marker:
         yield "finish", _sse({"type": "message_stop"}, "message_stop")
 
 
 def _anthropic_error_event(reply: TextReply, ctx: _Context) -> bytes | None:
-    if reply.error is None:
+    if reply.in_band is None:
         return None
-    body = _anthropic_error_body(reply.error.code, reply.error.message, ctx.request_id)
+    body = _anthropic_error_body(reply.in_band.code, reply.in_band.message, ctx.request_id)
     del body["request_id"]
     return _sse(body, "error")
 
 
 def _shape_stream(events: Iterator[_Event], error: bytes | None, reply: TextReply) -> Iterator[bytes]:
     """Apply the in-band error (after ``after_chunks`` content events, else before the finish) and
-    ``terminal=False`` (stop at the finish) to a rendered stream."""
-    after = reply.error.after_chunks if reply.error is not None else 0
+    ``terminal=False`` (end right after the last content event) to a rendered stream."""
+    after = reply.in_band.after_chunks if reply.in_band is not None else 0
     sent = 0
+    held: list[bytes] = []  # "close" events, sent only if something other than the finish follows
     for kind, data in events:
         if error is not None and (kind == "finish" or (kind == "content" and sent >= after)):
             yield error
             return
         if kind == "finish" and not reply.terminal:
             return
+        if kind == "close" and not reply.terminal:
+            held.append(data)
+            continue
+        yield from held
+        held.clear()
         yield data
         if kind == "content":
             sent += 1
