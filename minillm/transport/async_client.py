@@ -197,8 +197,8 @@ class AsyncCompletionStream:
     """An async streamed completion: ``async for`` it for ``StreamChunk``s; ``response`` at the end.
 
     Use ``async with`` so the HTTP response is closed however the loop ends, cancellation included. A
-    stream that breaks after a chunk was delivered raises ``StreamError`` with the text received so far;
-    it is never re-sent.
+    failure while it is read (a drop, an idle timeout, an in-band error) raises ``StreamError`` with the text
+    received so far and the underlying error as its cause; the request is never re-sent.
     """
 
     def __init__(self, call: CompletionCall, response: httpx.Response) -> None:
@@ -208,7 +208,6 @@ class AsyncCompletionStream:
         self._parser = call.stream_parser()
         self._pending: deque[StreamChunk] = deque()
         self._clock = IdleClock(call.timeout())
-        self._delivered = 0
         self._final: CompletionResponse | None = None
         self._closed = False
 
@@ -220,7 +219,6 @@ class AsyncCompletionStream:
             if self._closed:
                 raise StopAsyncIteration
             await self._pull()
-        self._delivered += 1
         return self._pending.popleft()
 
     async def _pull(self) -> None:
@@ -256,11 +254,7 @@ class AsyncCompletionStream:
 
     async def _fail(self, error: MiniLLMError) -> NoReturn:
         await self.aclose()
-        failure = self._parser.fail(error)
-        cause = failure.__cause__
-        if not self._delivered and isinstance(cause, MiniLLMError):
-            raise cause  # nothing was handed over yet: the plain error says more
-        raise failure
+        raise self._parser.fail(error)
 
     @property
     def response(self) -> CompletionResponse:

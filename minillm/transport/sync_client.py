@@ -187,9 +187,9 @@ class SyncClient:
 class CompletionStream:
     """A streamed completion: iterate it for ``StreamChunk``s; ``response`` is the whole reply at the end.
 
-    Use it as a context manager so the HTTP response is closed however the loop ends. A stream that
-    breaks after a chunk was delivered raises ``StreamError`` with the text received so far; it is never
-    re-sent.
+    Use it as a context manager so the HTTP response is closed however the loop ends. A failure while it
+    is read (a drop, an idle timeout, an in-band error) raises ``StreamError`` with the text received so far
+    and the underlying error as its cause; the request is never re-sent.
     """
 
     def __init__(self, call: CompletionCall, response: httpx.Response) -> None:
@@ -199,7 +199,6 @@ class CompletionStream:
         self._parser = call.stream_parser()
         self._pending: deque[StreamChunk] = deque()
         self._clock = IdleClock(call.timeout())
-        self._delivered = 0
         self._final: CompletionResponse | None = None
         self._closed = False
 
@@ -211,7 +210,6 @@ class CompletionStream:
             if self._closed:
                 raise StopIteration
             self._pull()
-        self._delivered += 1
         return self._pending.popleft()
 
     def _pull(self) -> None:
@@ -244,11 +242,7 @@ class CompletionStream:
 
     def _fail(self, error: MiniLLMError) -> NoReturn:
         self.close()
-        failure = self._parser.fail(error)
-        cause = failure.__cause__
-        if not self._delivered and isinstance(cause, MiniLLMError):
-            raise cause  # nothing was handed over yet: the plain error says more
-        raise failure
+        raise self._parser.fail(error)
 
     @property
     def response(self) -> CompletionResponse:

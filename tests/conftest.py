@@ -1,0 +1,126 @@
+"""Shared fixtures: the local provider server, and a runner that drives the blocking or the async API.
+
+Behavioural tests take ``api`` and run once per world ("sync" and "async"), so the twins are tested by the
+same test, never written twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from minillm import (
+    AsyncClient,
+    ChatNode,
+    CompletionResponse,
+    CostInfo,
+    GeneratorInfo,
+    NodeCompletionParameters,
+    StreamChunk,
+    SyncClient,
+)
+
+pytest_plugins = ["minillm.testing.pytest_plugin"]
+
+T = TypeVar("T")
+
+
+class API:
+    """One world's view of the network methods: ``api.complete(node, gen)`` runs ``node.complete`` with a
+    ``SyncClient`` or ``node.acomplete`` with an ``AsyncClient`` on a private event loop."""
+
+    def __init__(self, mode: str, *, timeout: float | None = None, max_connections: int = 100) -> None:
+        self.mode = mode
+        self.loop: asyncio.AbstractEventLoop | None = None
+        if mode == "sync":
+            self.sync_client = SyncClient(timeout=timeout, max_connections=max_connections)
+        else:
+            self.loop = asyncio.new_event_loop()
+            self.async_client = AsyncClient(timeout=timeout, max_connections=max_connections)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        assert self.loop is not None
+        return self.loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        if self.mode == "sync":
+            self.sync_client.close()
+        else:
+            self.run(self.async_client.aclose())
+            assert self.loop is not None
+            self.loop.close()
+
+    def complete(self, node: ChatNode, gen: GeneratorInfo, params: NodeCompletionParameters | None = None) -> ChatNode:
+        if self.mode == "sync":
+            return node.complete(gen, params, client=self.sync_client)
+        return self.run(node.acomplete(gen, params, client=self.async_client))
+
+    def chat(self, node: ChatNode, text: str, gen: GeneratorInfo) -> ChatNode:
+        if self.mode == "sync":
+            return node.chat(text, gen, client=self.sync_client)
+        return self.run(node.achat(text, gen, client=self.async_client))
+
+    def complete_costed(
+        self, node: ChatNode, gen: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> tuple[ChatNode, CostInfo]:
+        if self.mode == "sync":
+            return node.complete_costed(gen, params, client=self.sync_client)
+        return self.run(node.acomplete_costed(gen, params, client=self.async_client))
+
+    def ensure_cached(
+        self, node: ChatNode, gen: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> CostInfo:
+        if self.mode == "sync":
+            return node.ensure_cached(gen, params, client=self.sync_client)
+        return self.run(node.aensure_cached(gen, params, client=self.async_client))
+
+    def stream(
+        self, node: ChatNode, gen: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> tuple[list[StreamChunk], CompletionResponse]:
+        """Open a stream, read it to the end, and return its chunks and final response."""
+        if self.mode == "sync":
+            with node.complete_streaming(gen, params, client=self.sync_client) as stream:
+                chunks = list(stream)
+            return chunks, stream.response
+
+        async def go() -> tuple[list[StreamChunk], CompletionResponse]:
+            async with await node.acomplete_streaming(gen, params, client=self.async_client) as stream:
+                chunks = [chunk async for chunk in stream]
+            return chunks, stream.response
+
+        return self.run(go())
+
+    def stream_collecting(
+        self, node: ChatNode, gen: GeneratorInfo, params: NodeCompletionParameters | None = None
+    ) -> tuple[list[StreamChunk], BaseException | None]:
+        """Read a stream until it ends or fails; return the chunks received and the error, if any."""
+        chunks: list[StreamChunk] = []
+        if self.mode == "sync":
+            try:
+                with node.complete_streaming(gen, params, client=self.sync_client) as stream:
+                    for chunk in stream:
+                        chunks.append(chunk)
+            except Exception as e:
+                return chunks, e
+            return chunks, None
+
+        async def go() -> tuple[list[StreamChunk], BaseException | None]:
+            try:
+                async with await node.acomplete_streaming(gen, params, client=self.async_client) as stream:
+                    async for chunk in stream:
+                        chunks.append(chunk)
+            except Exception as e:
+                return chunks, e
+            return chunks, None
+
+        return self.run(go())
+
+
+@pytest.fixture(params=["sync", "async"])
+def api(request: pytest.FixtureRequest) -> Iterator[API]:
+    runner = API(request.param)
+    yield runner
+    runner.close()
