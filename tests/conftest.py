@@ -25,6 +25,25 @@ from minillm import (
 
 pytest_plugins = ["minillm.testing.pytest_plugin"]
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--live",
+        action="store_true",
+        help="talk to the real providers (keys from the environment or .env); without it nothing leaves 127.0.0.1",
+    )
+    parser.addoption(
+        "--record-cassettes",
+        action="store_true",
+        help="re-record cassettes/ (against the local server, or the real providers with --live)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--live"):
+        for item in items:
+            item.add_marker(pytest.mark.enable_socket)
+
 T = TypeVar("T")
 
 
