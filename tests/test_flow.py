@@ -215,22 +215,37 @@ def test_accept_with_add_child_off_makes_a_phantom() -> None:
     assert node.parent is user and user.is_leaf()
 
 
-def test_callback_cost_needs_a_callback_and_usage_and_honours_the_request_price() -> None:
+def test_cost_from_usage_honours_the_request_price() -> None:
     gen = GeneratorInfo.custom("x", "http://127.0.0.1:1", "m").with_token_price(TokenPrice(1, 5))
     user = ChatNode.user("u")
     usage = Usage(uncached_input_tokens=1_000_000, completion_tokens=1_000_000)
-    assert CompletionCall(user, gen, P()).callback_cost(response(usage=usage)) is None
-    with_cb = P(cost_callback=lambda info: None)
-    assert CompletionCall(user, gen, with_cb).callback_cost(response()) is None
-    info = CompletionCall(user, gen, with_cb).callback_cost(response(usage=usage))
-    assert info is not None and info.cost == pytest.approx(6.0) and info.resolution is CostResolution.RESOLVED
-    request_price = with_cb.with_token_price(TokenPrice(3, 15))
-    info = CompletionCall(user, gen, request_price).callback_cost(response(usage=usage))
-    assert info is not None and info.cost == pytest.approx(18.0)
-    unpriced = CompletionCall(user, GeneratorInfo.custom("x", "http://127.0.0.1:1", "m"), with_cb)
-    info = unpriced.callback_cost(response(usage=usage))
-    assert info is not None and info.resolution is CostResolution.UNPRICED and info.total_tokens == 2_000_000
+    info = CompletionCall(user, gen).cost_from_usage(response(usage=usage))
+    assert info.cost == pytest.approx(6.0) and info.resolution is CostResolution.RESOLVED
+    request_price = P(token_price=TokenPrice(3, 15))
+    info = CompletionCall(user, gen, request_price).cost_from_usage(response(usage=usage))
+    assert info.cost == pytest.approx(18.0)
+    unpriced = CompletionCall(user, GeneratorInfo.custom("x", "http://127.0.0.1:1", "m"))
+    info = unpriced.cost_from_usage(response(usage=usage))
+    assert info.resolution is CostResolution.UNPRICED and info.cost == 0.0 and info.total_tokens == 2_000_000
     assert unpriced.cost_from_usage(response()).resolution is CostResolution.UNKNOWN
+
+
+def test_cost_lookup_only_where_the_wire_has_one() -> None:
+    user = ChatNode.user("u")
+    openrouter = CompletionCall(user, GeneratorInfo.openrouter("m").with_api_key("sk-or-test"))
+    lookup = openrouter.cost_lookup(response(id="gen-9"))
+    assert lookup is not None and lookup.request.method == "GET"
+    assert lookup.request.url == "https://openrouter.ai/api/v1/generation?id=gen-9"
+    assert lookup.request.header("Authorization") == "Bearer sk-or-test"
+    assert openrouter.cost_lookup(response(id="")) is None  # no id, nothing to ask about
+    assert openrouter.cost_lookup(response(id="gen-9", usage=Usage(1, 0, 0, 1))) is None  # usage already known
+    record = b'{"data": {"tokens_prompt": 30, "tokens_completion": 1800, "total_cost": 0.000723}}'
+    found = lookup.parse(200, {}, record)
+    assert found is not None and found.cost == pytest.approx(0.000723) and found.resolution is CostResolution.RESOLVED
+    assert lookup.parse(404, {}, b"{}") is None and lookup.parse(200, {}, b"<html>") is None
+    assert lookup.parse(200, {}, b'{"data": {"tokens_prompt": 1}}') is None  # not there yet
+    openai = CompletionCall(user, GeneratorInfo.openai("m").with_api_key("k"))
+    assert openai.cost_lookup(response(id="chatcmpl-1")) is None
 
 
 def test_cache_warmup_call() -> None:

@@ -447,3 +447,34 @@ def test_injected_httpx_client_carries_every_request(llm_server: MockLLMServer) 
     assert llm_server.requests[0].headers["x-corp"] == "1"
     assert not http.is_closed  # the caller's client stays open
     http.close()
+
+
+def test_a_stream_without_usage_on_openrouter_is_costed_out_of_band(api: API, llm_server: MockLLMServer) -> None:
+    seen: list[CostInfo] = []
+    llm_server.enqueue(Reply.text("streamed", id="gen-7", send_usage=False))
+    llm_server.set_generation("gen-7", {"tokens_prompt": 10, "tokens_completion": 3, "total_cost": 0.0042})
+    _, response = api.stream(
+        ChatNode.user("hi"), gens(llm_server)["openrouter"], NodeCompletionParameters(cost_callback=seen.append)
+    )
+    assert response.usage is None and response.content == "streamed"
+    assert len(seen) == 1 and seen[0].cost == pytest.approx(0.0042) and seen[0].resolution is CostResolution.RESOLVED
+    assert [r.method for r in llm_server.requests] == ["POST", "GET"]
+
+
+def test_a_stream_closed_early_can_still_be_costed(llm_server: MockLLMServer) -> None:
+    from minillm import SyncClient
+
+    llm_server.enqueue(Reply.text("x" * 200, id="gen-8", chunk_size=5, send_usage=False))
+    llm_server.set_generation("gen-8", {"tokens_prompt": 10, "tokens_completion": 1, "total_cost": 0.0001})
+    with SyncClient() as client:
+        with ChatNode.user("hi").complete_streaming(gens(llm_server)["openrouter"], client=client) as stream:
+            next(iter(stream))
+        info = stream.cost()
+    assert info.cost == pytest.approx(0.0001) and info.response_id == "gen-8"
+
+
+def test_a_stream_on_a_wire_without_lookup_reports_unknown_not_free(api: API, llm_server: MockLLMServer) -> None:
+    seen: list[CostInfo] = []
+    llm_server.enqueue(Reply.text("local"))
+    api.stream(ChatNode.user("hi"), gens(llm_server)["custom"], NodeCompletionParameters(cost_callback=seen.append))
+    assert len(seen) == 1 and seen[0].resolution is CostResolution.UNKNOWN

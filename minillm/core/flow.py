@@ -217,12 +217,6 @@ class CompletionCall:
         text = postprocess(response.content, self.params)
         return self.node._add_response(response, text, register=self.params.add_child)
 
-    def callback_cost(self, response: CompletionResponse) -> CostInfo | None:
-        """The cost to report to ``cost_callback`` for an accepted reply, when it carries usage."""
-        if self.params.cost_callback is None or response.usage is None:
-            return None
-        return self.cost_from_usage(response)
-
     def cost_lookup(self, response: CompletionResponse) -> CostLookup | None:
         """The out-of-band cost query for a reply without usage, when the wire has one (OpenRouter)."""
         if response.usage is not None or not response.id:

@@ -143,7 +143,8 @@ class AsyncClient:
             with attempt:
                 response = call.parse_response(*await self._send(call.request(), timeout))
                 node = call.accept(response)
-        await _report(call.params.cost_callback, call.callback_cost(response))
+        if call.params.cost_callback is not None:
+            await _report(call.params.cost_callback, await self._resolve_cost(call, response))
         return node, response
 
     async def acomplete_costed(
@@ -190,7 +191,7 @@ class AsyncClient:
         async for attempt in tenacity.AsyncRetrying(sleep=asyncio.sleep, **retry_settings(call.retry_policy)):
             with attempt:
                 response = await self._open_stream(call, timeout)
-        return AsyncCompletionStream(call, response)
+        return AsyncCompletionStream(self, call, response)
 
 
 class AsyncCompletionStream:
@@ -201,7 +202,8 @@ class AsyncCompletionStream:
     received so far and the underlying error as its cause; the request is never re-sent.
     """
 
-    def __init__(self, call: CompletionCall, response: httpx.Response) -> None:
+    def __init__(self, client: AsyncClient, call: CompletionCall, response: httpx.Response) -> None:
+        self._client = client
         self._call = call
         self._http_response = response
         self._raw: AsyncIterator[bytes] = response.aiter_raw()
@@ -250,7 +252,8 @@ class AsyncCompletionStream:
         except StreamError as e:
             await self._fail(e)
         await self.aclose()
-        await _report(self._call.params.cost_callback, self._call.callback_cost(self._final))
+        if self._call.params.cost_callback is not None:
+            await _report(self._call.params.cost_callback, await self.acost())
 
     async def _fail(self, error: MiniLLMError) -> NoReturn:
         await self.aclose()
@@ -267,6 +270,12 @@ class AsyncCompletionStream:
     def text(self) -> str:
         """The text received so far."""
         return self._parser.partial_text
+
+    async def acost(self) -> CostInfo:
+        """What this stream's completion cost, finished or closed early: from its usage, else looked up out
+        of band where the wire can (OpenRouter ``/generation``, a bounded poll), else ``UNKNOWN``."""
+        response = self._final or self._parser.accumulator.response(self._http_response.headers)
+        return await self._client._resolve_cost(self._call, response)
 
     async def aclose(self) -> None:
         """Close the HTTP response (safe to call more than once); unread chunks are dropped."""

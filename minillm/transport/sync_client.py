@@ -134,7 +134,8 @@ class SyncClient:
             with attempt:
                 response = call.parse_response(*self._send(call.request(), timeout))
                 node = call.accept(response)
-        _report(call.params.cost_callback, call.callback_cost(response))
+        if call.params.cost_callback is not None:
+            _report(call.params.cost_callback, self._resolve_cost(call, response))
         return node, response
 
     def complete_costed(
@@ -181,7 +182,7 @@ class SyncClient:
         for attempt in tenacity.Retrying(sleep=time.sleep, **retry_settings(call.retry_policy)):
             with attempt:
                 response = self._open_stream(call, timeout)
-        return CompletionStream(call, response)
+        return CompletionStream(self, call, response)
 
 
 class CompletionStream:
@@ -192,7 +193,8 @@ class CompletionStream:
     and the underlying error as its cause; the request is never re-sent.
     """
 
-    def __init__(self, call: CompletionCall, response: httpx.Response) -> None:
+    def __init__(self, client: SyncClient, call: CompletionCall, response: httpx.Response) -> None:
+        self._client = client
         self._call = call
         self._http_response = response
         self._raw: Iterator[bytes] = response.iter_raw()
@@ -238,7 +240,8 @@ class CompletionStream:
         except StreamError as e:
             self._fail(e)
         self.close()
-        _report(self._call.params.cost_callback, self._call.callback_cost(self._final))
+        if self._call.params.cost_callback is not None:
+            _report(self._call.params.cost_callback, self.cost())
 
     def _fail(self, error: MiniLLMError) -> NoReturn:
         self.close()
@@ -255,6 +258,12 @@ class CompletionStream:
     def text(self) -> str:
         """The text received so far."""
         return self._parser.partial_text
+
+    def cost(self) -> CostInfo:
+        """What this stream's completion cost, finished or closed early: from its usage, else looked up out
+        of band where the wire can (OpenRouter ``/generation``, a bounded poll), else ``UNKNOWN``."""
+        response = self._final or self._parser.accumulator.response(self._http_response.headers)
+        return self._client._resolve_cost(self._call, response)
 
     def close(self) -> None:
         """Close the HTTP response (safe to call more than once); unread chunks are dropped."""
