@@ -1,8 +1,8 @@
 """The OpenRouter wire (``GeneratorInfo.openrouter``): the ``/chat/completions`` dialect plus routing,
 attribution headers, prompt-cache markers for Claude models and native cost.
 
-Differences from the shared dialect (reference §10.3): usage is asked for on every request
-(``"usage": {"include": true}``); the generator's app attribution goes out as ``HTTP-Referer`` / ``X-Title``;
+Differences from the shared dialect (reference §10.3): usage is asked for, streamed or not, whenever costs are
+tracked (``"usage": {"include": true}``); the generator's app attribution goes out as ``HTTP-Referer`` / ``X-Title``;
 media size hints stay in the parts; routing preferences go under ``provider``; cache marks become
 ``cache_control`` markers (the last four) when the model is a Claude model; the usage parse adds OpenRouter's
 ``cost`` and ``cost_details.upstream_inference_cost``.
