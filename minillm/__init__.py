@@ -1,5 +1,6 @@
 """minillm: conversations with large language models as trees, blocking or async, over a sans-IO core."""
 
+from minillm.core.argstream import ArgumentStream, FieldHandle
 from minillm.core.errors import (
     APIConnectionError,
     APIError,
@@ -35,12 +36,16 @@ from minillm.core.params import (
 from minillm.core.pretty import PrettyPrintConfig, format_conversation, pretty_messages
 from minillm.core.response import CompletionResponse
 from minillm.core.stream import StreamChunk, ToolCallDelta
-from minillm.core.tools import ToolCall
+from minillm.core.tools import ToolCall, ToolChoice, ToolDefinition
 from minillm.core.tree import ChatNode, ConversationBuilder
 from minillm.core.usage import CostInfo, CostResolution, TokenPrice, Usage
 from minillm.transport import AsyncClient, AsyncCompletionStream, CompletionStream, SyncClient
 
 __all__ = [
+    "ArgumentStream",
+    "FieldHandle",
+    "ToolChoice",
+    "ToolDefinition",
     "AsyncClient",
     "AsyncCompletionStream",
     "CompletionStream",

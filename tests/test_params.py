@@ -16,7 +16,10 @@ from minillm.core.params import (
     ReasoningConfig,
     ResponseFormat,
 )
+from minillm.core.tools import ToolChoice, ToolDefinition
 from minillm.core.usage import CostInfo, TokenPrice, unknown_cost
+
+T1, T2, T3 = ToolDefinition("t1"), ToolDefinition("t2"), ToolDefinition("t3")
 
 # --- small values ------------------------------------------------------------------------------------------
 
@@ -170,8 +173,8 @@ def test_completion_builders_set_their_field_and_return_copies() -> None:
         (base.with_seed(7), "seed", 7),
         (base.with_json_response(), "response_format", ResponseFormat.JSON_OBJECT),
         (base.with_reasoning(reasoning), "reasoning", reasoning),
-        (base.with_tools(["t1", "t2"]), "tools", ("t1", "t2")),
-        (base.with_tool_choice("auto"), "tool_choice", "auto"),
+        (base.with_tools([T1, T2]), "tools", (T1, T2)),
+        (base.with_tool_choice("auto"), "tool_choice", ToolChoice.auto()),
         (base.with_parallel_tool_calls(False), "parallel_tool_calls", False),
         (base.with_extra("provider", {"order": ["A"]}), "extra", {"provider": {"order": ["A"]}}),
         (base.with_extras({"a": 1, "b": 2}), "extra", {"a": 1, "b": 2}),
@@ -182,9 +185,9 @@ def test_completion_builders_set_their_field_and_return_copies() -> None:
 
 
 def test_with_tool_appends_and_with_tools_replaces() -> None:
-    p = CompletionParameters().with_tool("a").with_tool("b")
-    assert p.tools == ("a", "b")
-    assert p.with_tools(["c"]).tools == ("c",)
+    p = CompletionParameters().with_tool(T1).with_tool(T2)
+    assert p.tools == (T1, T2)
+    assert p.with_tools([T3]).tools == (T3,)
 
 
 def test_with_extra_inserts_and_with_extras_replaces() -> None:

@@ -8,13 +8,14 @@ text is post-processed (§8.3), and the assistant node it becomes (§8.6). The t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from minillm.core.errors import EmptyResponseError, InvalidParameterError, MalformedResponseError, NoJSONFoundError
-from minillm.core.http import HTTPRequest, api_error, decode_json_body
+from minillm.core.http import HTTPRequest, api_error, decode_json_body, preview
 from minillm.core.jsonfix import is_refusal_value, loads, repair_json
 from minillm.core.messages import Message, MessageContent, Role, merge_contiguous
 from minillm.core.params import CompletionParameters, NodeCompletionParameters
@@ -202,10 +203,27 @@ class CompletionCall:
         response = self.generator.provider.parse_response(decode_json_body(body))
         return attrs.evolve(response, headers=headers)
 
+    def stream_started(self, status: int, headers: Mapping[str, str]) -> bool:
+        """Whether a streamed answer can be handed to the caller: a 2xx that is not a document (an HTML
+        page, JSON). Otherwise the transport reads the whole body and calls ``check_stream_start``."""
+        return 200 <= status < 300 and _document_type(headers) is None
+
     def check_stream_start(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        """Raise the typed error for a stream whose HTTP status is not 2xx (``body`` is its full text)."""
+        """Raise the typed error for a stream that did not start (``body`` is the answer's full text): the
+        ``APIError`` for a status that is not 2xx; for a 2xx document instead of an event stream, the
+        ``APIError`` of an error object in it, else ``MalformedResponseError``."""
         if not 200 <= status < 300:
             raise api_error(status, headers, body)
+        kind = _document_type(headers)
+        if kind is None:
+            return
+        with contextlib.suppress(MalformedResponseError):
+            self.generator.provider.parse_response(decode_json_body(body))  # an error object raises here
+        shown = preview(body.decode("utf-8", errors="replace").strip())
+        raise MalformedResponseError(
+            f"a stream was asked for, but the provider answered {status} with a {kind} document instead of an "
+            f"event stream: {shown!r}; check the base URL (a proxy or login page?) and that the server streams"
+        )
 
     def stream_parser(self) -> StreamParser:
         """A parser for this call's stream body, bound to the provider and the generator's model."""
@@ -213,8 +231,14 @@ class CompletionCall:
 
     def accept(self, response: CompletionResponse) -> ChatNode:
         """Post-process the reply and add the assistant node (registered, or a phantom when ``add_child`` is
-        off). Raises a content rejection that the retry policy retries."""
-        text = postprocess(response.content, self.params)
+        off). Raises a content rejection that the retry policy retries.
+
+        A reply that only calls tools (no text) is taken as it is: it is not empty and holds no JSON to parse.
+        """
+        if response.tool_calls and not response.content.strip():
+            text = response.content
+        else:
+            text = postprocess(response.content, self.params)
         return self.node._add_response(response, text, register=self.params.add_child)
 
     def cost_lookup(self, response: CompletionResponse) -> CostLookup | None:
@@ -238,6 +262,16 @@ class CompletionCall:
             return unknown_cost(response.model, response.id)
         price = self.params.token_price or self.generator.token_price
         return cost_info_from_usage(response.usage, price, model=response.model, response_id=response.id)
+
+
+def _document_type(headers: Mapping[str, str]) -> str | None:
+    """The media type of an answer that is a document (HTML, JSON, XML), not an event stream; else None. An
+    answer without a content type, or with any other, is read as a stream (some servers label theirs oddly)."""
+    value = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    media = value.split(";", 1)[0].strip().lower()
+    if media in ("text/html", "application/xhtml+xml") or media.endswith(("/json", "+json", "/xml", "+xml")):
+        return media
+    return None
 
 
 def cache_warmup_call(node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters) -> CompletionCall:

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 import attrs
 
 from minillm.core.errors import InvalidParameterError
+from minillm.core.tools import ToolChoice, ToolDefinition, to_tool_definitions
 from minillm.core.usage import CostInfo, TokenPrice
 
 __all__ = [
@@ -125,8 +126,8 @@ def _strings(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
             raise InvalidParameterError(f"{_where(instance, attribute)} must hold strings only, got {item!r}")
 
 
-def _any_tuple(value: Iterable[Any] | None) -> tuple[Any, ...] | None:
-    return None if value is None else tuple(value)
+def _tool_choice(value: ToolChoice | ToolDefinition | str | None) -> ToolChoice | None:
+    return None if value is None else ToolChoice.of(value)
 
 
 def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -162,6 +163,8 @@ def _settings_value(value: Any) -> Any:
         return value.to_settings()
     if isinstance(value, ReasoningConfig):
         return value.to_dict()
+    if isinstance(value, ToolChoice):
+        return value.to_settings()
     if isinstance(value, tuple):
         return [_settings_value(v) for v in value]
     if isinstance(value, Mapping):
@@ -347,8 +350,8 @@ class CompletionParameters:
     stop: tuple[str, ...] | None = attrs.field(default=None, converter=_str_tuple, validator=_strings)
     seed: int | None = attrs.field(default=None, validator=_int_at_least(None))
     response_format: ResponseFormat | None = attrs.field(default=None, validator=_optional_instance(ResponseFormat))
-    tools: tuple[Any, ...] | None = attrs.field(default=None, converter=_any_tuple)
-    tool_choice: Any = None
+    tools: tuple[ToolDefinition, ...] | None = attrs.field(default=None, converter=to_tool_definitions, hash=False)
+    tool_choice: ToolChoice | None = attrs.field(default=None, converter=_tool_choice)
     parallel_tool_calls: bool | None = attrs.field(default=None, validator=_optional_bool)
     reasoning: ReasoningConfig | None = attrs.field(default=None, validator=_optional_instance(ReasoningConfig))
     extra: Mapping[str, Any] | None = attrs.field(default=None, converter=_frozen_map, repr=_map_repr, hash=False)
@@ -391,18 +394,22 @@ class CompletionParameters:
     def with_reasoning(self, reasoning: ReasoningConfig | None) -> CompletionParameters:
         return attrs.evolve(self, reasoning=reasoning)
 
-    def with_tools(self, tools: Iterable[Any]) -> CompletionParameters:
-        """Offer these tools (replaces any offered before)."""
+    def with_tools(self, tools: Iterable[ToolDefinition] | None) -> CompletionParameters:
+        """Offer these tools (replaces any offered before; ``None`` offers none)."""
         return attrs.evolve(self, tools=tools)
 
-    def with_tool(self, tool: Any) -> CompletionParameters:
-        """Offer one more tool."""
+    def with_tool(self, tool: ToolDefinition) -> CompletionParameters:
+        """Offer one more tool (its name must differ from the others')."""
         return attrs.evolve(self, tools=(*(self.tools or ()), tool))
 
-    def with_tool_choice(self, choice: Any) -> CompletionParameters:
+    def with_tool_choice(self, choice: ToolChoice | ToolDefinition | str | None) -> CompletionParameters:
+        """Whether and which tool the model must call: a ``ToolChoice`` (``auto()``, ``none()``,
+        ``required()``, ``tool(name)``), a ``ToolDefinition`` (that tool), or ``"auto"`` / ``"none"`` /
+        ``"required"``."""
         return attrs.evolve(self, tool_choice=choice)
 
     def with_parallel_tool_calls(self, parallel: bool | None) -> CompletionParameters:
+        """Allow (True) or forbid (False) several tool calls in one reply; ``None`` leaves it to the provider."""
         return attrs.evolve(self, parallel_tool_calls=parallel)
 
     def with_extra(self, key: str, value: Any) -> CompletionParameters:
@@ -440,7 +447,8 @@ class CompletionParameters:
 
         Every key is optional (missing means the default, so ``{}`` gives 4096 / 0.7), an explicit ``null``
         means unset, and unknown keys are ignored. ``responseFormat`` is ``"jsonObject"``; ``reasoning``
-        keeps snake_case keys. ``tools`` and ``toolChoice`` are kept as given.
+        keeps snake_case keys; ``tools`` is a list of ``{"name", "description"?, "parameters", "strict"?}``;
+        ``toolChoice`` is ``"Auto"``, ``"None"``, ``"Required"`` or ``{"Tool": "<name>"}``.
         """
         if not isinstance(data, Mapping):
             raise InvalidParameterError(f"completion settings must be a JSON object, got {type(data).__name__}")
@@ -453,6 +461,12 @@ class CompletionParameters:
                 value = ResponseFormat.from_settings(value)
             elif value is not None and name == "reasoning":
                 value = ReasoningConfig.from_dict(value)
+            elif value is not None and name == "tools":
+                if not isinstance(value, list):
+                    raise InvalidParameterError(f"tools must be a list of tool objects, got {value!r}")
+                value = [ToolDefinition.from_dict(item) for item in value]
+            elif value is not None and name == "tool_choice":
+                value = ToolChoice.from_settings(value)
             kwargs[name] = value
         return cls(**kwargs)
 
@@ -579,7 +593,9 @@ class NodeCompletionParameters:
         return attrs.evolve(self, token_price=price)
 
     def with_cost_callback(self, callback: Callable[[CostInfo], Any] | None) -> NodeCompletionParameters:
-        """Call ``callback(cost_info)`` after each accepted reply that carries usage."""
+        """Call ``callback(cost_info)`` once per accepted reply (an ``async def`` one is awaited on the async
+        path). Setting it also asks the provider for usage; a reply whose cost cannot be known is reported as
+        ``UNKNOWN``, never as a free $0."""
         return attrs.evolve(self, cost_callback=callback)
 
     def with_extra(self, key: str, value: Any) -> NodeCompletionParameters:

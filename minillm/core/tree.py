@@ -96,10 +96,18 @@ class ChatNode:
         """Append an assistant message as a new child and return it."""
         return self._new_child(Message.assistant(content))
 
-    def add_tool_result(self, call_id: str, content: str | MessageContent) -> ChatNode:
-        """Append the result of tool call ``call_id`` as a new child and return it."""
-        if not call_id:
+    def add_tool_result(self, call_id: str | ToolCall, content: str | MessageContent) -> ChatNode:
+        """Append the result of tool call ``call_id`` (an id, or the ``ToolCall`` itself) as a new child and
+        return it. Chain one per call to answer parallel calls.
+
+        When the assistant message above (past earlier tool results) asked for tool calls, ``call_id`` must be
+        one of them and not answered yet; otherwise ``InvalidParameterError`` says which ids are expected.
+        """
+        if isinstance(call_id, ToolCall):
+            call_id = call_id.id
+        if not isinstance(call_id, str) or not call_id:
             raise InvalidParameterError("a tool result needs the id of the tool call it answers")
+        _check_tool_result(self, call_id)
         return self._new_child(Message.tool(call_id, content))
 
     def add_child(self, child: ChatNode) -> ChatNode:
@@ -565,6 +573,33 @@ class ChatNode:
         from minillm.core.pretty import markdown_thread
 
         return markdown_thread(self)
+
+
+def _check_tool_result(node: ChatNode, call_id: str) -> None:
+    """Refuse a tool result for a call the assistant above did not make, or one already answered.
+
+    The walk goes up past earlier tool results (parallel calls are answered one node each) to the first other
+    message; only an assistant message with tool calls constrains the id. Trees built by hand may hang a
+    result anywhere else.
+    """
+    answered: set[str] = set()
+    current: ChatNode | None = node
+    while current is not None and current.role is Role.TOOL:
+        if current._message.tool_call_id is not None:
+            answered.add(current._message.tool_call_id)
+        current = current._parent
+    if current is None or current.role is not Role.ASSISTANT or not current._message.tool_calls:
+        return
+    ids = [call.id for call in current._message.tool_calls]
+    if call_id not in ids:
+        raise InvalidParameterError(
+            f"no tool call with id {call_id!r} to answer: the assistant message above asked for "
+            f"{', '.join(map(repr, ids))}; pass one of those ids (node.tool_calls lists them)"
+        )
+    if call_id in answered:
+        pending = [i for i in ids if i not in answered]
+        rest = f"still unanswered: {', '.join(map(repr, pending))}" if pending else "every call is answered"
+        raise InvalidParameterError(f"the tool call {call_id!r} already has a result on this branch ({rest})")
 
 
 def _copy_node(src: ChatNode, tree: _Tree) -> ChatNode:

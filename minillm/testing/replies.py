@@ -121,6 +121,7 @@ class ResponsePlan:
     chunk_delay: float = 0.0
     drop_after_bytes: int | None = None
     generation_record: tuple[str, dict[str, Any]] | None = None
+    stall_after_bytes: int | None = None
 
 
 # ----- validation and conversion ------------------------------------------------------------------------
@@ -148,18 +149,31 @@ def _to_headers(value: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> 
     return tuple(out)
 
 
-def _to_tool_calls(value: Iterable[ToolCall | tuple[str, str, str]] | None) -> tuple[ToolCall, ...]:
+ScriptedToolCall = ToolCall | tuple[str, str, str | Mapping[str, Any]]
+"""A tool call to script: a ``ToolCall``, or ``(id, name, arguments)`` with the arguments as JSON text or a
+dict (sent as its JSON)."""
+
+
+def _to_tool_calls(value: Iterable[ScriptedToolCall] | None) -> tuple[ToolCall, ...]:
     if value is None:
         return ()
     calls = []
     for item in value:
         if isinstance(item, ToolCall):
             calls.append(item)
-        elif isinstance(item, tuple) and len(item) == 3 and all(isinstance(x, str) for x in item):
-            calls.append(ToolCall(item[0], item[1], item[2]))
+        elif (
+            isinstance(item, tuple)
+            and len(item) == 3
+            and isinstance(item[0], str)
+            and isinstance(item[1], str)
+            and isinstance(item[2], (str, Mapping))
+        ):
+            arguments = item[2] if isinstance(item[2], str) else json.dumps(dict(item[2]), ensure_ascii=False)
+            calls.append(ToolCall(item[0], item[1], arguments))
         else:
             raise InvalidParameterError(
-                f"a scripted tool call must be a ToolCall or an (id, name, arguments_json) tuple, got {item!r}"
+                "a scripted tool call must be a ToolCall or an (id, name, arguments) tuple with the arguments "
+                f"as JSON text or a dict, got {item!r}"
             )
     return tuple(calls)
 
@@ -198,13 +212,15 @@ class Reply(abc.ABC):
     bytes of the status line and headers (headers that trickle in). ``headers``: extra response headers
     (they replace a default of the same name; the framing headers ``Content-Length``,
     ``Transfer-Encoding`` and ``Connection`` are the server's). ``drop_after_bytes``: close the connection
-    after this many bytes of the body, mid-body or mid-stream.
+    after this many bytes of the body, mid-body or mid-stream. ``stall_after_bytes``: go silent after this
+    many bytes of the body, keeping the connection open (see ``Reply.stall``).
     """
 
     delay: float = attrs.field(default=0.0, validator=_non_negative)
     header_byte_delay: float = attrs.field(default=0.0, validator=_non_negative)
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_to_headers)
     drop_after_bytes: int | None = attrs.field(default=None, validator=_non_negative)
+    stall_after_bytes: int | None = attrs.field(default=None, validator=_non_negative)
 
     @abc.abstractmethod
     def render(self, request: RecordedRequest, *, sequence: int) -> ResponsePlan:
@@ -231,7 +247,7 @@ class Reply(abc.ABC):
         done_marker: bool = True,
         usage_on_finish_chunk: bool = False,
         drop_after_bytes: int | None = None,
-        tool_calls: Iterable[ToolCall | tuple[str, str, str]] | None = None,
+        tool_calls: Iterable[ScriptedToolCall] | None = None,
         headers: Mapping[str, str] | None = None,
         header_byte_delay: float = 0.0,
     ) -> TextReply:
@@ -249,7 +265,8 @@ class Reply(abc.ABC):
         no ``[DONE]`` / ``message_delta`` / ``message_stop``: a truncated stream). ``done_marker=False``
         omits ``data: [DONE]`` (``message_stop`` on Anthropic) but keeps the finish chunk.
         ``usage_on_finish_chunk=True`` puts the usage on the finish chunk instead of a ``choices: []``
-        chunk. ``tool_calls``: ``(id, name, arguments_json)`` triples or ``ToolCall``s, streamed as deltas.
+        chunk. ``tool_calls``: ``(id, name, arguments)`` triples (arguments as JSON text or a dict) or
+        ``ToolCall``s; streams send each call's start, then its arguments ``chunk_size`` characters at a time.
         """
         chunks = None if isinstance(content, str) else tuple(content)
         return TextReply(
@@ -344,7 +361,8 @@ class Reply(abc.ABC):
     ) -> LargeReply:
         """A valid completion whose content is ``n_bytes`` ASCII characters, generated and written in pieces
         (never held in memory whole); streams send ``chunk_size`` characters per delta. The content is
-        ``LargeReply.PATTERN`` repeated and cut at ``n_bytes``."""
+        ``LargeReply.PATTERN`` repeated and cut at ``n_bytes``. ``chunk_delay`` is the wait between pieces,
+        of a stream or of a whole body (``chunk_size`` characters each): a body that trickles in."""
         return LargeReply(
             n_bytes=n_bytes,
             chunk_size=chunk_size,
@@ -359,6 +377,12 @@ class Reply(abc.ABC):
         """``reply`` with its status line and headers written one byte at a time, ``byte_delay`` apart."""
         return attrs.evolve(reply, header_byte_delay=byte_delay)
 
+    @staticmethod
+    def stall(reply: Reply, after_bytes: int) -> Reply:
+        """``reply`` going silent after ``after_bytes`` bytes of its body (a server that hangs mid-answer or
+        mid-stream): the connection stays open, with nothing more sent, until the client gives up."""
+        return attrs.evolve(reply, stall_after_bytes=after_bytes)
+
     # ----- shared rendering helpers ---------------------------------------------------------------
 
     def _plan(self, status: int, defaults: list[tuple[str, str]], body: Iterable[bytes], length: int | None,
@@ -371,6 +395,7 @@ class Reply(abc.ABC):
             delay=self.delay,
             header_byte_delay=self.header_byte_delay,
             drop_after_bytes=self.drop_after_bytes,
+            stall_after_bytes=self.stall_after_bytes,
             **extra,
         )
 
@@ -430,7 +455,8 @@ class TextReply(Reply):
             data = _dumps(obj)
             return self._plan(200, json_headers, [data], len(data))
         body, length = self._completion_body(ctx, anthropic)
-        return self._plan(200, json_headers, body, length, generation_record=record)
+        # A body written in several pieces (LargeReply's) waits chunk_delay between them: a body that trickles.
+        return self._plan(200, json_headers, body, length, chunk_delay=self.chunk_delay, generation_record=record)
 
     # Hooks LargeReply overrides: the content deltas and the whole completion body.
 

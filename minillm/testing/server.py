@@ -215,6 +215,17 @@ class MockLLMServer:
             return self._requests[-1]
 
     @property
+    def connection_count(self) -> int:
+        """How many TCP connections the server has accepted since it started."""
+        return self._connection_count
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are open on the server's side right now (idle kept-alive ones included). A
+        client that closed its end is counted until the server has noticed, a moment later."""
+        return len(self._connections)
+
+    @property
     def errors(self) -> list[str]:
         """Scripted replies that failed to render (each was answered with a 500 saying why)."""
         with self._lock:
@@ -447,7 +458,7 @@ class MockLLMServer:
                 await asyncio.sleep(plan.header_byte_delay)
         else:
             writer.write(head)
-        budget = plan.drop_after_bytes
+        budget = plan.drop_after_bytes if plan.drop_after_bytes is not None else plan.stall_after_bytes
         first = True
         for piece in plan.body:
             if not piece:
@@ -456,9 +467,13 @@ class MockLLMServer:
                 await asyncio.sleep(plan.chunk_delay)
             first = False
             if budget is not None and len(piece) > budget:
-                # Cut mid-body: announce the whole chunk, send part of it, close. The client sees the body end early.
+                # Cut mid-body: announce the whole chunk, send part of it, then close (the client sees the body
+                # end early) or, for a stall, send nothing more until the client gives up.
                 writer.write((b"%x\r\n" % len(piece) if chunked else b"") + piece[:budget])
                 await writer.drain()
+                if plan.drop_after_bytes is None:
+                    await self._stay_silent(reader)
+                    return False
                 writer.close()
                 with contextlib.suppress(ConnectionError):
                     await writer.wait_closed()

@@ -3,6 +3,7 @@ tenacity's settings, and the idle clock of a stream."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,17 +12,22 @@ import httpx
 import tenacity
 
 from minillm.core.errors import APIConnectionError, APITimeoutError, MiniLLMError
+from minillm.core.params import NodeCompletionParameters
 from minillm.core.retry import RetryPolicy, give_up, is_retryable
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_PARAMS",
     "DEFAULT_TIMEOUT",
     "USER_AGENT",
     "IdleClock",
+    "client_timeout",
     "map_transport_error",
     "request_timeout",
     "retry_settings",
+    "retry_wait",
     "stream_timeout",
+    "transport_errors",
 ]
 
 def _version() -> str:
@@ -38,30 +44,66 @@ DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 
 DEFAULT_MAX_CONNECTIONS = 100
 
+DEFAULT_PARAMS = NodeCompletionParameters()
+"""The parameters of a call that passes none (frozen, so one instance serves every call)."""
+
 USER_AGENT = f"minillm/{_version()}"
 
 
-def map_transport_error(exc: BaseException, what: str) -> MiniLLMError:
-    """The minillm error for an httpx failure while doing ``what`` ("sending the request", ...)."""
+def transport_errors(http_client: object) -> tuple[type[BaseException], ...]:
+    """The exceptions ``http_client`` raises when the transport fails: ``httpx.HTTPError``, and also
+    ``httpx2.HTTPError`` when it is an httpx2 client (the fork the official SDKs use; same API).
+
+    httpx2 is never imported here: an httpx2 client can only exist once its module is loaded.
+    """
+    httpx2 = sys.modules.get("httpx2")
+    if httpx2 is not None and isinstance(http_client, (httpx2.Client, httpx2.AsyncClient)):
+        return (httpx.HTTPError, httpx2.HTTPError)
+    return (httpx.HTTPError,)
+
+
+def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, httpx.TimeoutException):
+        return True
+    httpx2 = sys.modules.get("httpx2")
+    return httpx2 is not None and isinstance(exc, httpx2.TimeoutException)
+
+
+def map_transport_error(exc: BaseException, what: str) -> MiniLLMError:
+    """The minillm error for an httpx (or httpx2) failure while doing ``what`` ("sending the request", ...)."""
+    if _is_timeout(exc):
         kind = type(exc).__name__
         return APITimeoutError(f"timed out {what} ({kind}); raise the timeout or check the server")
     detail = str(exc) or type(exc).__name__
     return APIConnectionError(f"connection failed {what}: {detail}")
 
 
+def client_timeout(http_client: Any, timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    """The default timeout of a transport over ``http_client``: ``timeout`` when given, else the client's own.
+
+    It is of the client's own ``Timeout`` class (httpx or httpx2), which is the only kind that client takes.
+    """
+    if timeout is None:
+        return http_client.timeout  # type: ignore[no-any-return]
+    kind: type[httpx.Timeout] = type(http_client.timeout)
+    if isinstance(timeout, (int, float)):
+        return kind(timeout)
+    return kind(connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool)
+
+
 def request_timeout(default: httpx.Timeout, seconds: float | None) -> httpx.Timeout:
-    """A non-streaming request's timeout: ``timeout_secs`` bounds every phase when given."""
+    """A non-streaming request's timeout: ``timeout_secs`` bounds every phase when given. It is of the same
+    class as ``default`` (httpx's or httpx2's)."""
     if seconds is None:
         return default
-    return httpx.Timeout(seconds)
+    return type(default)(seconds)
 
 
 def stream_timeout(default: httpx.Timeout, idle: float | None) -> httpx.Timeout:
     """A stream's timeout: the idle bound also bounds the wait for the response to start."""
     if idle is None:
         return default
-    return httpx.Timeout(default.connect or idle, read=idle, write=idle, pool=idle)
+    return type(default)(default.connect or idle, read=idle, write=idle, pool=idle)
 
 
 class IdleClock:
@@ -80,10 +122,10 @@ class IdleClock:
         return self.limit is not None and time.monotonic() - self._last > self.limit
 
 
-def _wait(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]:
+def _wait(policy: RetryPolicy, done: int) -> Callable[[tenacity.RetryCallState], float]:
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        return policy.wait_seconds(state.attempt_number, exc)
+        return policy.wait_seconds(done + state.attempt_number, exc)
 
     return wait
 
@@ -93,22 +135,37 @@ def _retry_if(state: tenacity.RetryCallState) -> bool:
     return outcome is not None and outcome.failed and is_retryable(outcome.exception())  # type: ignore[arg-type]
 
 
-def _give_up(state: tenacity.RetryCallState) -> Any:
-    outcome = state.outcome
-    assert outcome is not None
-    error = outcome.exception()
-    assert error is not None
-    raise give_up(error, state.attempt_number)
+def _give_up(done: int) -> Callable[[tenacity.RetryCallState], Any]:
+    def raise_it(state: tenacity.RetryCallState) -> Any:
+        outcome = state.outcome
+        assert outcome is not None
+        error = outcome.exception()
+        assert error is not None
+        raise give_up(error, done + state.attempt_number)
+
+    return raise_it
 
 
-def retry_settings(policy: RetryPolicy) -> dict[str, Any]:
+def retry_settings(policy: RetryPolicy, *, done: int = 0) -> dict[str, Any]:
     """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying``: the core policy decides what is
     retried and how long to wait; exhausting the attempts raises ``MaxRetriesExceededError``; an error
-    that is not worth retrying is raised as it is."""
+    that is not worth retrying is raised as it is. ``done`` attempts were already made (and failed) before
+    tenacity took over, so it makes only the remaining ones and counts on from there."""
     return {
-        "stop": tenacity.stop_after_attempt(policy.max_attempts),
-        "wait": _wait(policy),
+        "stop": tenacity.stop_after_attempt(policy.max_attempts - done),
+        "wait": _wait(policy, done),
         "retry": _retry_if,
-        "retry_error_callback": _give_up,
+        "retry_error_callback": _give_up(done),
         "reraise": False,
     }
+
+
+def retry_wait(policy: RetryPolicy, error: Exception) -> float:
+    """After the first attempt failed with ``error``: the seconds to wait before tenacity makes the others
+    (``retry_settings(policy, done=1)``). When there is nothing to retry it raises what tenacity would have:
+    ``error`` itself when it is not worth retrying, ``MaxRetriesExceededError`` when no attempt is left."""
+    if not is_retryable(error):
+        raise error
+    if policy.max_attempts <= 1:
+        raise give_up(error, 1)
+    return policy.wait_seconds(1, error)

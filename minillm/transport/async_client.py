@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 import httpx
@@ -28,16 +28,24 @@ from minillm.core.tree import ChatNode
 from minillm.core.usage import CostInfo
 from minillm.transport._common import (
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PARAMS,
     DEFAULT_TIMEOUT,
     USER_AGENT,
     IdleClock,
+    client_timeout,
     map_transport_error,
     request_timeout,
     retry_settings,
+    retry_wait,
     stream_timeout,
+    transport_errors,
 )
+from minillm.transport._deadline import within
+from minillm.transport._pool import ShardedAsyncTransport
 
 __all__ = ["AsyncClient", "AsyncCompletionStream"]
+
+_T = TypeVar("_T")
 
 
 async def _report(callback: Callable[[CostInfo], Any] | None, info: CostInfo | None) -> None:
@@ -53,7 +61,9 @@ class AsyncClient:
     """An async client: ``await node.acomplete(gen, client=client)``. It belongs to one event loop.
 
     ``http_client`` injects your own ``httpx.AsyncClient`` (its proxies, certificates and hooks carry every
-    request; you close it). ``timeout`` is the default for requests whose parameters set none.
+    request; you close it); an ``httpx2.AsyncClient`` works too. ``timeout`` is the default for requests whose
+    parameters set none. ``max_connections`` bounds the connections of the pool minillm makes when no client
+    is injected (see ``minillm.transport._pool`` for why that pool is sharded).
     """
 
     def __init__(
@@ -65,13 +75,14 @@ class AsyncClient:
     ) -> None:
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
-            limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-            self._http = httpx.AsyncClient(timeout=self._timeout, limits=limits, headers={"User-Agent": USER_AGENT})
+            pool = ShardedAsyncTransport(max_connections)
+            self._http = httpx.AsyncClient(timeout=self._timeout, transport=pool, headers={"User-Agent": USER_AGENT})
             self._owns_http = True
         else:
-            self._timeout = httpx.Timeout(timeout) if timeout is not None else http_client.timeout
+            self._timeout = client_timeout(http_client, timeout)
             self._http = http_client
             self._owns_http = False
+        self._errors = transport_errors(self._http)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def aclose(self) -> None:
@@ -101,11 +112,12 @@ class AsyncClient:
 
     async def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> tuple[int, Mapping[str, str], bytes]:
         self._check_loop()
+        sent = self._http.request(
+            request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
+        )
         try:
-            response = await self._http.request(
-                request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
-            )
-        except httpx.HTTPError as e:
+            response = await within(timeout.read, sent, "waiting for the response")  # a whole-request deadline
+        except self._errors as e:
             raise map_transport_error(e, "waiting for the response") from e
         return response.status_code, response.headers, response.content
 
@@ -115,14 +127,18 @@ class AsyncClient:
         built = self._http.build_request(
             request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
         )
+        # The idle bound also bounds the wait for the whole head.
+        return await within(timeout.read, self._start_stream(call, built), "starting the stream")
+
+    async def _start_stream(self, call: CompletionCall, built: httpx.Request) -> httpx.Response:
         try:
             response = await self._http.send(built, stream=True)
-        except httpx.HTTPError as e:
+        except self._errors as e:
             raise map_transport_error(e, "starting the stream") from e
-        if not response.is_success:
+        if not call.stream_started(response.status_code, response.headers):
             try:
                 body = await response.aread()
-            except httpx.HTTPError as e:
+            except self._errors as e:
                 raise map_transport_error(e, "reading the error response") from e
             finally:
                 await response.aclose()
@@ -135,14 +151,28 @@ class AsyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> ChatNode:
         """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.acomplete``)."""
-        return (await self._complete(CompletionCall(node, generator, params or NodeCompletionParameters())))[0]
+        return (await self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS)))[0]
+
+    async def _retrying(self, call: CompletionCall, attempt: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``attempt`` under the call's retry policy. The first attempt is made directly, because most
+        succeed and tenacity's loop costs more than the rest of a request's work; tenacity runs the retries."""
+        try:
+            return await attempt()
+        except Exception as error:
+            wait = retry_wait(call.retry_policy, error)
+        await asyncio.sleep(wait)
+        async for state in tenacity.AsyncRetrying(sleep=asyncio.sleep, **retry_settings(call.retry_policy, done=1)):
+            with state:
+                result = await attempt()
+        return result
+
+    async def _attempt(self, call: CompletionCall, timeout: httpx.Timeout) -> tuple[ChatNode, CompletionResponse]:
+        response = call.parse_response(*await self._send(call.request(), timeout))
+        return call.accept(response), response
 
     async def _complete(self, call: CompletionCall) -> tuple[ChatNode, CompletionResponse]:
         timeout = request_timeout(self._timeout, call.timeout())
-        async for attempt in tenacity.AsyncRetrying(sleep=asyncio.sleep, **retry_settings(call.retry_policy)):
-            with attempt:
-                response = call.parse_response(*await self._send(call.request(), timeout))
-                node = call.accept(response)
+        node, response = await self._retrying(call, lambda: self._attempt(call, timeout))
         if call.params.cost_callback is not None:
             await _report(call.params.cost_callback, await self._resolve_cost(call, response))
         return node, response
@@ -151,7 +181,7 @@ class AsyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> tuple[ChatNode, CostInfo]:
         """``acomplete``, also returning the cost (looked up out of band when the reply carried no usage)."""
-        params = attrs.evolve(params or NodeCompletionParameters(), track_cost=True, cost_callback=None)
+        params = attrs.evolve(params or DEFAULT_PARAMS, track_cost=True, cost_callback=None)
         call = CompletionCall(node, generator, params)
         reply, response = await self._complete(call)
         return reply, await self._resolve_cost(call, response)
@@ -175,7 +205,7 @@ class AsyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> CostInfo:
         """Send the thread once with a cache mark on its last message and no reply; return the cost."""
-        call = cache_warmup_call(node, generator, params or NodeCompletionParameters())
+        call = cache_warmup_call(node, generator, params or DEFAULT_PARAMS)
         timeout = request_timeout(self._timeout, call.timeout())
         response = call.parse_response(*await self._send(call.request(), timeout))
         info = call.cost_from_usage(response)
@@ -186,11 +216,9 @@ class AsyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> AsyncCompletionStream:
         """Start a stream (the start is retried per ``params``; the stream itself never is)."""
-        call = CompletionCall(node, generator, params or NodeCompletionParameters(), stream=True)
+        call = CompletionCall(node, generator, params or DEFAULT_PARAMS, stream=True)
         timeout = stream_timeout(self._timeout, call.timeout())
-        async for attempt in tenacity.AsyncRetrying(sleep=asyncio.sleep, **retry_settings(call.retry_policy)):
-            with attempt:
-                response = await self._open_stream(call, timeout)
+        response = await self._retrying(call, lambda: self._open_stream(call, timeout))
         return AsyncCompletionStream(self, call, response)
 
 
@@ -229,7 +257,7 @@ class AsyncCompletionStream:
         except StopAsyncIteration:
             await self._end()
             return
-        except httpx.HTTPError as e:
+        except self._client._errors as e:
             await self._fail(map_transport_error(e, "reading the stream"))
         except asyncio.CancelledError:
             await self.aclose()

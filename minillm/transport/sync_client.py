@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 import httpx
@@ -28,16 +28,23 @@ from minillm.core.tree import ChatNode
 from minillm.core.usage import CostInfo
 from minillm.transport._common import (
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PARAMS,
     DEFAULT_TIMEOUT,
     USER_AGENT,
     IdleClock,
+    client_timeout,
     map_transport_error,
     request_timeout,
     retry_settings,
+    retry_wait,
     stream_timeout,
+    transport_errors,
 )
+from minillm.transport._deadline import bound_sync_client, deadline
 
 __all__ = ["CompletionStream", "SyncClient"]
+
+_T = TypeVar("_T")
 
 
 def _report(callback: Callable[[CostInfo], Any] | None, info: CostInfo | None) -> None:
@@ -57,7 +64,8 @@ class SyncClient:
     """A blocking client: ``node.complete(gen, client=client)``. Safe to share between threads.
 
     ``http_client`` injects your own ``httpx.Client`` (its proxies, certificates and hooks carry every
-    request; you close it). ``timeout`` is the default for requests whose parameters set none.
+    request; you close it); an ``httpx2.Client`` works too. ``timeout`` is the default for requests whose
+    parameters set none.
     """
 
     def __init__(
@@ -71,11 +79,13 @@ class SyncClient:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
             limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
             self._http = httpx.Client(timeout=self._timeout, limits=limits, headers={"User-Agent": USER_AGENT})
+            bound_sync_client(self._http)  # its timeout is a deadline for the whole request (see _deadline.py)
             self._owns_http = True
         else:
-            self._timeout = httpx.Timeout(timeout) if timeout is not None else http_client.timeout
+            self._timeout = client_timeout(http_client, timeout)
             self._http = http_client
             self._owns_http = False
+        self._errors = transport_errors(self._http)
 
     def close(self) -> None:
         """Close the connection pool (an injected ``httpx.Client`` is left to its owner)."""
@@ -94,10 +104,11 @@ class SyncClient:
 
     def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> tuple[int, Mapping[str, str], bytes]:
         try:
-            response = self._http.request(
-                request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
-            )
-        except httpx.HTTPError as e:
+            with deadline(timeout.read):
+                response = self._http.request(
+                    request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
+                )
+        except self._errors as e:
             raise map_transport_error(e, "waiting for the response") from e
         return response.status_code, response.headers, response.content
 
@@ -106,18 +117,19 @@ class SyncClient:
         built = self._http.build_request(
             request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
         )
-        try:
-            response = self._http.send(built, stream=True)
-        except httpx.HTTPError as e:
-            raise map_transport_error(e, "starting the stream") from e
-        if not response.is_success:
+        with deadline(timeout.read):  # the idle bound also bounds the wait for the whole head
             try:
-                body = response.read()
-            except httpx.HTTPError as e:
-                raise map_transport_error(e, "reading the error response") from e
-            finally:
-                response.close()
-            call.check_stream_start(response.status_code, response.headers, body)
+                response = self._http.send(built, stream=True)
+            except self._errors as e:
+                raise map_transport_error(e, "starting the stream") from e
+            if not call.stream_started(response.status_code, response.headers):
+                try:
+                    body = response.read()
+                except self._errors as e:
+                    raise map_transport_error(e, "reading the error response") from e
+                finally:
+                    response.close()
+                call.check_stream_start(response.status_code, response.headers, body)
         return response
 
     # ----- completions ------------------------------------------------------------------------------
@@ -126,14 +138,28 @@ class SyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> ChatNode:
         """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.complete``)."""
-        return self._complete(CompletionCall(node, generator, params or NodeCompletionParameters()))[0]
+        return self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))[0]
+
+    def _retrying(self, call: CompletionCall, attempt: Callable[[], _T]) -> _T:
+        """Run ``attempt`` under the call's retry policy. The first attempt is made directly, because most
+        succeed and tenacity's loop costs more than the rest of a request's work; tenacity runs the retries."""
+        try:
+            return attempt()
+        except Exception as error:
+            wait = retry_wait(call.retry_policy, error)
+        time.sleep(wait)
+        for state in tenacity.Retrying(sleep=time.sleep, **retry_settings(call.retry_policy, done=1)):
+            with state:
+                result = attempt()
+        return result
+
+    def _attempt(self, call: CompletionCall, timeout: httpx.Timeout) -> tuple[ChatNode, CompletionResponse]:
+        response = call.parse_response(*self._send(call.request(), timeout))
+        return call.accept(response), response
 
     def _complete(self, call: CompletionCall) -> tuple[ChatNode, CompletionResponse]:
         timeout = request_timeout(self._timeout, call.timeout())
-        for attempt in tenacity.Retrying(sleep=time.sleep, **retry_settings(call.retry_policy)):
-            with attempt:
-                response = call.parse_response(*self._send(call.request(), timeout))
-                node = call.accept(response)
+        node, response = self._retrying(call, lambda: self._attempt(call, timeout))
         if call.params.cost_callback is not None:
             _report(call.params.cost_callback, self._resolve_cost(call, response))
         return node, response
@@ -142,7 +168,7 @@ class SyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> tuple[ChatNode, CostInfo]:
         """``complete``, also returning the cost (looked up out of band when the reply carried no usage)."""
-        params = attrs.evolve(params or NodeCompletionParameters(), track_cost=True, cost_callback=None)
+        params = attrs.evolve(params or DEFAULT_PARAMS, track_cost=True, cost_callback=None)
         call = CompletionCall(node, generator, params)
         reply, response = self._complete(call)
         return reply, self._resolve_cost(call, response)
@@ -166,7 +192,7 @@ class SyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> CostInfo:
         """Send the thread once with a cache mark on its last message and no reply; return the cost."""
-        call = cache_warmup_call(node, generator, params or NodeCompletionParameters())
+        call = cache_warmup_call(node, generator, params or DEFAULT_PARAMS)
         timeout = request_timeout(self._timeout, call.timeout())
         response = call.parse_response(*self._send(call.request(), timeout))
         info = call.cost_from_usage(response)
@@ -177,11 +203,9 @@ class SyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> CompletionStream:
         """Start a stream (the start is retried per ``params``; the stream itself never is)."""
-        call = CompletionCall(node, generator, params or NodeCompletionParameters(), stream=True)
+        call = CompletionCall(node, generator, params or DEFAULT_PARAMS, stream=True)
         timeout = stream_timeout(self._timeout, call.timeout())
-        for attempt in tenacity.Retrying(sleep=time.sleep, **retry_settings(call.retry_policy)):
-            with attempt:
-                response = self._open_stream(call, timeout)
+        response = self._retrying(call, lambda: self._open_stream(call, timeout))
         return CompletionStream(self, call, response)
 
 
@@ -220,7 +244,7 @@ class CompletionStream:
         except StopIteration:
             self._end()
             return
-        except httpx.HTTPError as e:
+        except self._client._errors as e:
             self._fail(map_transport_error(e, "reading the stream"))
         try:
             chunks = self._parser.feed(data)

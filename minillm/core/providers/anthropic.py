@@ -4,7 +4,9 @@ Requests: system messages are hoisted into ``system``; every other message becom
 turn of content blocks (text, image, document, ``tool_use``, ``tool_result``), and consecutive turns of one
 role are merged, so parallel tool results share one user turn. At most four cache marks are honoured (the
 last four), each as ``cache_control`` on the last block of its message. Images (JPEG, PNG, GIF, WebP) and PDFs
-travel as base64 or URL sources; audio and video have no Anthropic block and are refused up front.
+travel as base64 or URL sources; audio and video have no Anthropic block and are refused up front. Tools go
+as ``{"name", "input_schema", ...}`` objects and the tool choice as an object (``{"type": "any"}`` for
+required), which also carries ``parallel_tool_calls=False`` as ``disable_parallel_tool_use``.
 
 Responses: the text blocks are concatenated, ``tool_use`` blocks become ``ToolCall``s with compact JSON
 arguments, and ``stop_reason`` is passed through unmapped (``end_turn``, ``max_tokens``, ``tool_use`` ...).
@@ -41,12 +43,14 @@ from minillm.core.messages import (
 from minillm.core.providers.base import StreamEnd, WireRequest, join_url
 from minillm.core.response import CompletionResponse
 from minillm.core.stream import StreamChunk, ToolCallDelta
-from minillm.core.tools import ToolCall
+from minillm.core.tools import ToolCall, check_tool_choice
 from minillm.core.usage import Usage
 
 if TYPE_CHECKING:
     from minillm.core.auth import ResolvedCredential
+    from minillm.core.params import CompletionParameters
     from minillm.core.sse import ServerSentEvent
+    from minillm.core.tools import ToolDefinition
 
 __all__ = ["AnthropicProvider"]
 
@@ -224,6 +228,39 @@ def _turn_json(role: str, blocks: list[_Block]) -> dict[str, Any]:
     return {"role": role, "content": blocks}
 
 
+def _tool_json(tool: ToolDefinition) -> _Block:
+    """A tool definition on this wire: ``{"name", "input_schema", "description"?, "strict"?}``."""
+    out: _Block = {"name": tool.name, "input_schema": tool.to_dict()["parameters"]}
+    if tool.description is not None:
+        out["description"] = tool.description
+    if tool.strict is not None:
+        out["strict"] = tool.strict
+    return out
+
+
+def _tool_choice_json(params: CompletionParameters) -> _Block | None:
+    """The ``tool_choice`` object (reference §16.2), with ``parallel_tool_calls=False`` folded in as
+    ``disable_parallel_tool_use``.
+
+    Without an explicit choice, forbidding parallel calls creates an ``auto`` choice to carry the flag, but only
+    when tools are offered (Anthropic refuses a ``tool_choice`` without tools). A ``none`` choice never carries
+    it, and ``parallel_tool_calls=True`` (the API's default) sends nothing.
+    """
+    choice = params.tool_choice
+    out: _Block | None = None
+    if choice is not None:
+        if choice.kind == "tool":
+            out = {"type": "tool", "name": choice.name}
+        else:
+            out = {"type": "any" if choice.kind == "required" else choice.kind}
+    if params.parallel_tool_calls is False:
+        if out is None and params.tools:
+            out = {"type": "auto"}
+        if out is not None and out["type"] != "none":
+            out["disable_parallel_tool_use"] = True
+    return out
+
+
 def _check_params(request: WireRequest) -> None:
     params = request.params
     if params.response_format is not None:
@@ -317,10 +354,7 @@ def _index(data: Mapping[str, Any]) -> int | None:
 
 @attrs.frozen
 class AnthropicProvider:
-    """Anthropic's Messages API (``/v1/messages``), for API keys and Claude subscription tokens alike.
-
-    ``tools`` and ``tool_choice`` are not built here yet; assistant tool calls and tool results are carried.
-    """
+    """Anthropic's Messages API (``/v1/messages``), for API keys and Claude subscription tokens alike."""
 
     @property
     def name(self) -> str:
@@ -348,10 +382,11 @@ class AnthropicProvider:
         """The ``/v1/messages`` body (reference §10.5, with images and PDFs per SPEC §3.6).
 
         Raises ``InvalidParameterError`` for ``response_format``, ``reasoning``, audio, video, unsupported
-        image or document types, a tool message without ``tool_call_id`` and tool-call arguments that are not a
-        JSON object.
+        image or document types, a tool message without ``tool_call_id``, tool-call arguments that are not a
+        JSON object and a tool choice naming a tool that is not offered.
         """
         _check_params(request)
+        check_tool_choice(request.params.tools, request.params.tool_choice)
         params = request.params
         kept = _kept_marks(request.messages)
         system_parts: list[str] = []
@@ -388,6 +423,11 @@ class AnthropicProvider:
             body["top_k"] = params.top_k
         if params.stop is not None:
             body["stop_sequences"] = list(params.stop)
+        if params.tools:
+            body["tools"] = [_tool_json(tool) for tool in params.tools]
+        choice = _tool_choice_json(params)
+        if choice is not None:
+            body["tool_choice"] = choice
         return body
 
     def parse_response(self, data: Any) -> CompletionResponse:

@@ -33,7 +33,7 @@ from minillm.core.media import ImageData
 from minillm.core.providers.base import StreamEnd, WireRequest, join_url
 from minillm.core.response import CompletionResponse
 from minillm.core.stream import StreamChunk, ToolCallDelta
-from minillm.core.tools import ToolCall
+from minillm.core.tools import ToolCall, check_tool_choice
 from minillm.core.usage import Usage
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from minillm.core.messages import Media, Message
     from minillm.core.params import CompletionParameters
     from minillm.core.sse import ServerSentEvent
+    from minillm.core.tools import ToolChoice, ToolDefinition
 
 __all__ = ["OpenAIDialect", "UsageOptIn", "in_band_error", "parse_openai_usage"]
 
@@ -420,6 +421,25 @@ class OpenAIDialect:
             media.append(ImageData.from_url(url))
         return tuple(media)
 
+    def tools_payload(self, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+        """The ``tools`` array: ``{"type": "function", "function": {"name", "parameters", "description"?,
+        "strict"?}}`` per tool (reference §16.2)."""
+        out: list[dict[str, Any]] = []
+        for tool in tools:
+            function: dict[str, Any] = {"name": tool.name, "parameters": tool.to_dict()["parameters"]}
+            if tool.description is not None:
+                function["description"] = tool.description
+            if tool.strict is not None:
+                function["strict"] = tool.strict
+            out.append({"type": "function", "function": function})
+        return out
+
+    def tool_choice_payload(self, choice: ToolChoice) -> str | dict[str, Any]:
+        """``"auto"``, ``"none"``, ``"required"``, or ``{"type": "function", "function": {"name": n}}``."""
+        if choice.kind == "tool":
+            return {"type": "function", "function": {"name": choice.name}}
+        return choice.kind
+
     def messages_payload(self, model: str, messages: Sequence[Message]) -> list[dict[str, Any]]:
         """The ``messages`` array: one object per message, parts normalized, cache markers where the wire
         puts them."""
@@ -448,7 +468,7 @@ class OpenAIDialect:
         return out
 
     def _add_params(self, body: dict[str, Any], params: CompletionParameters) -> None:
-        # Tool definitions and tool choice are mapped by a later change; parallel_tool_calls is already sent.
+        check_tool_choice(params.tools, params.tool_choice)
         pairs: tuple[tuple[str, Any], ...] = (
             (self.token_limit_key(), params.max_tokens),
             ("temperature", params.temperature),
@@ -460,6 +480,8 @@ class OpenAIDialect:
             ("stop", None if params.stop is None else list(params.stop)),
             ("seed", params.seed),
             ("response_format", None if params.response_format is None else params.response_format.to_dict()),
+            ("tools", self.tools_payload(params.tools) if params.tools else None),
+            ("tool_choice", None if params.tool_choice is None else self.tool_choice_payload(params.tool_choice)),
             ("parallel_tool_calls", params.parallel_tool_calls),
             ("reasoning", None if params.reasoning is None else params.reasoning.to_dict()),
         )

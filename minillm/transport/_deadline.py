@@ -1,0 +1,151 @@
+"""Whole-request deadlines under httpx, whose own timeouts only bound each socket operation.
+
+httpx's ``read`` timeout bounds each read, so a server that sends its headers (or its body) a byte at a time,
+every byte inside the read timeout, holds a request for ever. minillm's timeout is a deadline for the whole
+exchange (reference: ``timeout_secs`` is the total deadline of a request that is not streamed; a stream's
+idle timeout also bounds the wait for its headers).
+
+- Blocking: ``deadline(seconds)`` sets the deadline of the requests made inside it (a context variable, so
+  per thread); ``bound_sync_client`` puts a network backend under the pools of an ``httpx.Client`` that
+  clamps every connect, read and write to the time left, and raises httpcore's timeout once none is left
+  (httpx turns it into its ``ReadTimeout`` and friends, as for any other timeout).
+- Async: ``within(seconds, awaitable, what)`` cancels the awaitable at the deadline and raises
+  ``APITimeoutError``; it works whatever client or pool carries the request.
+
+An injected ``httpx.Client`` is its owner's: minillm does not reach into it, so its requests have httpx's
+per-operation timeouts only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import sys
+import time
+from collections.abc import Awaitable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import httpcore
+import httpx
+
+from minillm.core.errors import APITimeoutError
+
+__all__ = ["bound_sync_client", "deadline", "within"]
+
+_T = TypeVar("_T")
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("minillm_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Bound the blocking requests made inside the block to ``seconds`` in all (None: no bound)."""
+    if seconds is None:
+        yield
+        return
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _clamp(timeout: float | None, expired: type[Exception]) -> float | None:
+    """``timeout`` cut to the time left before the deadline; ``expired`` is raised when none is left."""
+    end = _deadline.get()
+    if end is None:
+        return timeout
+    left = end - time.monotonic()
+    if left <= 0:
+        raise expired("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the deadline of the request using it."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """Opens connections (by the deadline) that keep to the deadline of whichever request uses them."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _clamp(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, _clamp(timeout, httpcore.ConnectTimeout), socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def bound_sync_client(http_client: httpx.Client) -> bool:
+    """Make the requests of ``http_client`` (one minillm made) keep to ``deadline``; True when every pool
+    under it could be bound (httpx keeps them in private attributes, so a future httpx may not allow it)."""
+    transports = [getattr(http_client, "_transport", None), *getattr(http_client, "_mounts", {}).values()]
+    bound = True
+    for transport in transports:
+        if transport is None:
+            continue
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, _DeadlineBackend):
+            continue
+        if not isinstance(backend, httpcore.NetworkBackend):
+            bound = False
+            continue
+        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    return bound
+
+
+async def within(seconds: float | None, awaitable: Awaitable[_T], what: str) -> _T:
+    """Await ``awaitable``, cancelling it after ``seconds`` in all (None: no bound) with ``APITimeoutError``
+    saying it timed out ``what`` ("waiting for the response", ...)."""
+    if seconds is None:
+        return await awaitable
+    try:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(seconds):
+                return await awaitable
+        return await asyncio.wait_for(awaitable, seconds)
+    except asyncio.TimeoutError as e:  # only the deadline's: httpx's own timeouts are httpx exceptions
+        raise APITimeoutError(
+            f"timed out {what}: no complete answer within {seconds:g} s; raise the timeout or check the server"
+        ) from e
