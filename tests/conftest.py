@@ -70,6 +70,8 @@ class API:
         else:
             self.run(self.async_client.aclose())
             assert self.loop is not None
+            # What asyncio.run() does on the way out: let closing async generators finish.
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
     def complete(self, node: ChatNode, gen: GeneratorInfo, params: NodeCompletionParameters | None = None) -> ChatNode:

@@ -309,6 +309,8 @@ class AsyncCompletionStream:
         """Close the HTTP response (safe to call more than once); unread chunks are dropped."""
         if not self._closed:
             self._closed = True
+            # Finish the body iterator too: left suspended, it would outlive its event loop.
+            await self._raw.aclose()  # type: ignore[attr-defined]
             await self._http_response.aclose()
 
     async def __aenter__(self) -> AsyncCompletionStream:

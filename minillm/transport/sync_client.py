@@ -293,6 +293,7 @@ class CompletionStream:
         """Close the HTTP response (safe to call more than once); unread chunks are dropped."""
         if not self._closed:
             self._closed = True
+            self._raw.close()  # type: ignore[attr-defined]
             self._http_response.close()
 
     def __enter__(self) -> CompletionStream:
