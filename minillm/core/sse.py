@@ -156,12 +156,15 @@ class SSEDecoder:
         # Only LF separates lines here (CRs were rewritten in feed()), so str.split("\n") is exact.
         text = block.decode("utf-8", "replace")
         for line in [text] if one_line else text.split("\n"):
-            if line:
-                self._process_field(line)
-            else:
+            if not line:
                 event = self._dispatch()
                 if event is not None:
                     events.append(event)
+            elif line.startswith("data:"):
+                # Nearly every line of a completion stream: handled here, as _process_field would.
+                self._data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+            else:
+                self._process_field(line)
 
     def _process_field(self, line: str) -> None:
         if line[0] == ":":
@@ -192,7 +195,7 @@ class SSEDecoder:
         self._data, self._event_type, self._retry = [], "", None
         if not data:
             return None
-        return ServerSentEvent(event=event_type or "message", data="\n".join(data), id=self._id_buffer, retry=retry)
+        return ServerSentEvent(event_type or "message", "\n".join(data), self._id_buffer, retry)
 
 
 def _parse_retry(value: str) -> int | None:

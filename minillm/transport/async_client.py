@@ -39,8 +39,9 @@ from minillm.transport._common import (
     retry_wait,
     stream_timeout,
     transport_errors,
+    url_parser,
 )
-from minillm.transport._deadline import within
+from minillm.transport._network import within
 from minillm.transport._pool import ShardedAsyncTransport
 
 __all__ = ["AsyncClient", "AsyncCompletionStream"]
@@ -83,6 +84,7 @@ class AsyncClient:
             self._http = http_client
             self._owns_http = False
         self._errors = transport_errors(self._http)
+        self._url = url_parser(self._http)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def aclose(self) -> None:
@@ -113,7 +115,11 @@ class AsyncClient:
     async def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> tuple[int, Mapping[str, str], bytes]:
         self._check_loop()
         sent = self._http.request(
-            request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
+            request.method,
+            self._url(request.url),
+            headers=request.headers,
+            content=request.body_bytes(),
+            timeout=timeout,
         )
         try:
             response = await within(timeout.read, sent, "waiting for the response")  # a whole-request deadline
@@ -125,7 +131,11 @@ class AsyncClient:
         self._check_loop()
         request = call.request()
         built = self._http.build_request(
-            request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
+            request.method,
+            self._url(request.url),
+            headers=request.headers,
+            content=request.body_bytes(),
+            timeout=timeout,
         )
         # The idle bound also bounds the wait for the whole head.
         return await within(timeout.read, self._start_stream(call, built), "starting the stream")

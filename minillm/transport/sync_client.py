@@ -39,8 +39,9 @@ from minillm.transport._common import (
     retry_wait,
     stream_timeout,
     transport_errors,
+    url_parser,
 )
-from minillm.transport._deadline import bound_sync_client, deadline
+from minillm.transport._network import bound_sync_client, deadline
 
 __all__ = ["CompletionStream", "SyncClient"]
 
@@ -86,6 +87,7 @@ class SyncClient:
             self._http = http_client
             self._owns_http = False
         self._errors = transport_errors(self._http)
+        self._url = url_parser(self._http)
 
     def close(self) -> None:
         """Close the connection pool (an injected ``httpx.Client`` is left to its owner)."""
@@ -106,7 +108,11 @@ class SyncClient:
         try:
             with deadline(timeout.read):
                 response = self._http.request(
-                    request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
+                    request.method,
+                    self._url(request.url),
+                    headers=request.headers,
+                    content=request.body_bytes(),
+                    timeout=timeout,
                 )
         except self._errors as e:
             raise map_transport_error(e, "waiting for the response") from e
@@ -115,7 +121,11 @@ class SyncClient:
     def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
         request = call.request()
         built = self._http.build_request(
-            request.method, request.url, headers=request.headers, content=request.body_bytes(), timeout=timeout
+            request.method,
+            self._url(request.url),
+            headers=request.headers,
+            content=request.body_bytes(),
+            timeout=timeout,
         )
         with deadline(timeout.read):  # the idle bound also bounds the wait for the whole head
             try:

@@ -80,7 +80,8 @@ def _optional_count(value: object) -> int | None:
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    # A JSON object is a dict: that check is cheap; Mapping (an ABC) is the fallback for other callers.
+    return value if isinstance(value, (dict, Mapping)) else {}
 
 
 def _json_preview(value: object) -> str:
@@ -121,7 +122,7 @@ def _raise_error_object(data: Mapping[str, Any]) -> None:
     ``{}``, false, 0, ``""``, a string or an array is not an error.
     """
     err = data.get("error")
-    if not isinstance(err, Mapping) or not err:
+    if not err or not isinstance(err, Mapping):
         return
     code = err.get("code")
     status = _FALLBACK_STATUS
@@ -138,7 +139,7 @@ def parse_openai_usage(data: object) -> Usage | None:
     ``cached_tokens`` is part of ``prompt_tokens`` and is subtracted; ``cache_write_tokens`` is not (it is
     additive). Usage that claims more cached tokens than prompt tokens is inconsistent and dropped.
     """
-    if not isinstance(data, Mapping):
+    if data is None or not isinstance(data, Mapping):
         return None
     prompt = _count(data.get("prompt_tokens"))
     details = _mapping(data.get("prompt_tokens_details"))
@@ -267,7 +268,7 @@ def _nonempty_str(value: object) -> str | None:
 
 def _first_choice(data: Mapping[str, Any]) -> Mapping[str, Any]:
     choices = data.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
+    if isinstance(choices, list) and choices and isinstance(choices[0], (dict, Mapping)):
         return choices[0]
     return {}
 
@@ -383,7 +384,7 @@ class OpenAIDialect:
             data = json.loads(event.data)
         except (ValueError, RecursionError):
             return None
-        if not isinstance(data, Mapping):
+        if not isinstance(data, dict):  # json.loads makes a dict of every JSON object
             return None
         _raise_error_object(data)
         choice = _first_choice(data)

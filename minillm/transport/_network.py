@@ -1,9 +1,9 @@
-"""Whole-request deadlines under httpx, whose own timeouts only bound each socket operation.
+"""The network layer under the blocking client minillm makes, and whole-request deadlines for both clients.
 
-httpx's ``read`` timeout bounds each read, so a server that sends its headers (or its body) a byte at a time,
-every byte inside the read timeout, holds a request for ever. minillm's timeout is a deadline for the whole
-exchange (reference: ``timeout_secs`` is the total deadline of a request that is not streamed; a stream's
-idle timeout also bounds the wait for its headers).
+Whole-request deadlines. httpx's ``read`` timeout bounds each read, so a server that sends its headers (or its
+body) a byte at a time, every byte inside the read timeout, holds a request for ever. minillm's timeout is a
+deadline for the whole exchange (reference: ``timeout_secs`` is the total deadline of a request that is not
+streamed; a stream's idle timeout also bounds the wait for its headers).
 
 - Blocking: ``deadline(seconds)`` sets the deadline of the requests made inside it (a context variable, so
   per thread); ``bound_sync_client`` puts a network backend under the pools of an ``httpx.Client`` that
@@ -12,8 +12,18 @@ idle timeout also bounds the wait for its headers).
 - Async: ``within(seconds, awaitable, what)`` cancels the awaitable at the deadline and raises
   ``APITimeoutError``; it works whatever client or pool carries the request.
 
+Sharing a blocking pool between threads. httpcore's pool (1.0.9, encode/httpcore#1110) decides that an idle
+connection was closed by the server with ``state is IDLE and socket is readable``, two steps another thread
+can come between: it starts a request on that connection (assigned to it a moment before), the server
+answers, and the pool, now seeing a readable socket, closes the connection under the request (a ``Bad file
+descriptor`` error, or a read that hangs until its timeout). The connections made here say "not readable"
+to the first check after any request was written on them, so a pool never mistakes an answer for a hang-up
+(a real hang-up is seen one check later); and closing one shuts its socket down first, so a read blocked on
+it (should a pool still close a connection in use) ends at once with a connection error, which is retried,
+rather than hanging.
+
 An injected ``httpx.Client`` is its owner's: minillm does not reach into it, so its requests have httpx's
-per-operation timeouts only.
+per-operation timeouts and pool only.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Iterable, Iterator
@@ -63,18 +74,26 @@ def _clamp(timeout: float | None, expired: type[Exception]) -> float | None:
 
 
 class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write ends by the deadline of the request using it."""
+    """A connection whose every read and write ends by the deadline of the request using it, and whose idle
+    check is safe against a request starting on it from another thread (see the module docstring)."""
 
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
+        self._writes = 0  # requests (well, writes) made on this connection so far
+        self._checked = 0  # ... as of the last readability check
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._writes += 1  # before any byte goes out, so before any answer can make the socket readable
         self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
+        sock = self._inner.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked on it, which close() alone does not
         self._inner.close()
 
     def start_tls(
@@ -84,7 +103,12 @@ class _DeadlineStream(httpcore.NetworkStream):
         return _DeadlineStream(inner)
 
     def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
+        value = self._inner.get_extra_info(info)
+        if info == "is_readable" and self._writes != self._checked:
+            # A request was written since the last check: readable may mean its answer, not a hang-up.
+            self._checked = self._writes
+            return False
+        return value
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):

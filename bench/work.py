@@ -1,0 +1,432 @@
+"""One measurement in a fresh interpreter: one contender, one workload. ``bench/suite.py`` runs it.
+
+``python bench/work.py WORKLOAD CONTENDER URL [--n N] [--chunks N] [--concurrency N]`` prints one line
+``RESULT {json}`` at the end. Only the contender's own library is imported, so no contender pays for
+another's imports, memory or garbage collector.
+
+Workloads (all against ``bench/server.py``; every reply is checked, so nothing fast-but-wrong counts):
+
+- ``requests``: sequential non-streaming requests on one kept-alive client, blocking then async;
+  microseconds per request (after a warm-up).
+- ``stream``: one long stream of ``--chunks`` text chunks, blocking then async; chunks per second.
+- ``burst``: ``--concurrency`` concurrent async requests, twice on the same client (cold, then warm);
+  wall time of each and the peak memory growth.
+- ``streams``: ``--concurrency`` concurrent async streams of ``--chunks`` chunks; wall time and peak memory
+  growth.
+
+Contenders: ``httpx`` (bare httpx: the floor; it builds the JSON body, posts it, parses the answer, and for a
+stream splits events and parses each one), ``httpx2`` (the same over httpx2), ``minillm`` (its own client),
+``minillm-httpx2`` (an injected ``httpx2.AsyncClient``), ``minillm-anthropic`` (minillm on the Anthropic
+wire), ``openai`` and ``anthropic`` (the official SDKs, with their default clients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+__all__ = ["main"]
+
+PROMPT = [{"role": "user", "content": "hi"}]
+TEXT = "Hello! How can I help you today?"
+TOKEN = "tok "
+CONNECTIONS = 100  # the bare clients get minillm's default pool size, so all use the same number of sockets
+
+# ----------------------------------------------------------------------------------------------------------
+# Memory
+
+
+def _rss_bytes() -> int:
+    """The resident set size now (Linux), else 0."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Bare httpx / httpx2: the floor
+
+
+def _floor_module(name: str) -> Any:
+    return __import__(name)
+
+
+def _floor_body(model: str, stream: bool = False) -> bytes:
+    body: dict[str, Any] = {"model": model, "messages": PROMPT}
+    if stream:
+        body["stream"] = True
+    return json.dumps(body).encode()
+
+
+_FLOOR_HEADERS = {"Authorization": "Bearer bench", "Content-Type": "application/json"}
+
+
+class _FloorSSE:
+    """The least a correct-enough client does per stream piece: split events, parse each ``data`` line."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.texts: list[str] = []
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        *events, self.buffer = self.buffer.split(b"\n\n")
+        for event in events:
+            if event.startswith(b"data: ") and event != b"data: [DONE]":
+                choices = json.loads(event[6:])["choices"]
+                if choices:
+                    text = choices[0]["delta"].get("content")
+                    if text:
+                        self.texts.append(text)
+
+
+def floor_sync(module: str, url: str) -> tuple[Callable[[], str], Callable[[int], int]]:
+    hx = _floor_module(module)
+    client = hx.Client(timeout=hx.Timeout(600.0, connect=10.0))
+    endpoint = url + "/v1/chat/completions"
+
+    def one() -> str:
+        response = client.post(endpoint, content=_floor_body("bench"), headers=_FLOOR_HEADERS)
+        return json.loads(response.content)["choices"][0]["message"]["content"]  # type: ignore[no-any-return]
+
+    def stream(chunks: int) -> int:
+        sse = _FloorSSE()
+        body = _floor_body(f"bench-chunks-{chunks}", stream=True)
+        with client.stream("POST", endpoint, content=body, headers=_FLOOR_HEADERS) as response:
+            for data in response.iter_raw():
+                sse.feed(data)
+        return len(sse.texts)
+
+    return one, stream
+
+
+def floor_async(module: str, url: str) -> tuple[Callable[[], Awaitable[str]], Callable[[int], Awaitable[int]]]:
+    hx = _floor_module(module)
+    limits = hx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    client = hx.AsyncClient(timeout=hx.Timeout(600.0, connect=10.0), limits=limits)
+    endpoint = url + "/v1/chat/completions"
+
+    async def one() -> str:
+        response = await client.post(endpoint, content=_floor_body("bench"), headers=_FLOOR_HEADERS)
+        return json.loads(response.content)["choices"][0]["message"]["content"]  # type: ignore[no-any-return]
+
+    async def stream(chunks: int) -> int:
+        sse = _FloorSSE()
+        body = _floor_body(f"bench-chunks-{chunks}", stream=True)
+        async with client.stream("POST", endpoint, content=body, headers=_FLOOR_HEADERS) as response:
+            async for data in response.aiter_raw():
+                sse.feed(data)
+        return len(sse.texts)
+
+    return one, stream
+
+
+# ----------------------------------------------------------------------------------------------------------
+# minillm
+
+
+def _minillm_gen(url: str, wire: str, model: str) -> Any:
+    from minillm import GeneratorInfo
+
+    if wire == "anthropic":
+        return GeneratorInfo.anthropic(model).with_api_key("bench").with_base_url(url)
+    return GeneratorInfo.openai(model).with_api_key("bench").with_base_url(url + "/v1")
+
+
+def minillm_sync(url: str, wire: str) -> tuple[Callable[[], str], Callable[[int], int]]:
+    from minillm import ChatNode, SyncClient
+
+    client = SyncClient()
+    gen = _minillm_gen(url, wire, "bench")
+
+    def one() -> str:
+        return ChatNode.user("hi").complete(gen, client=client).text  # type: ignore[no-any-return]
+
+    def stream(chunks: int) -> int:
+        count = 0
+        node = ChatNode.user("hi")
+        with node.complete_streaming(_minillm_gen(url, wire, f"bench-chunks-{chunks}"), client=client) as s:
+            for chunk in s:
+                if chunk.delta:
+                    count += 1
+        return count
+
+    return one, stream
+
+
+def minillm_async(
+    url: str, wire: str, httpx2: bool
+) -> tuple[Callable[[], Awaitable[str]], Callable[[int], Awaitable[int]]]:
+    from minillm import AsyncClient, ChatNode
+
+    if httpx2:
+        import httpx2 as hx
+
+        limits = hx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+        client = AsyncClient(http_client=hx.AsyncClient(limits=limits, timeout=hx.Timeout(600.0, connect=10.0)))
+    else:
+        client = AsyncClient()
+    gen = _minillm_gen(url, wire, "bench")
+
+    async def one() -> str:
+        return (await ChatNode.user("hi").acomplete(gen, client=client)).text  # type: ignore[no-any-return]
+
+    async def stream(chunks: int) -> int:
+        count = 0
+        node = ChatNode.user("hi")
+        async with await node.acomplete_streaming(_minillm_gen(url, wire, f"bench-chunks-{chunks}"), client=client) as s:
+            async for chunk in s:
+                if chunk.delta:
+                    count += 1
+        return count
+
+    return one, stream
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The official SDKs
+
+
+def openai_sync(url: str) -> tuple[Callable[[], str], Callable[[int], int]]:
+    import openai
+
+    client = openai.OpenAI(api_key="bench", base_url=url + "/v1")
+
+    def one() -> str:
+        return client.chat.completions.create(model="bench", messages=PROMPT).choices[0].message.content  # type: ignore
+
+    def stream(chunks: int) -> int:
+        count = 0
+        for chunk in client.chat.completions.create(model=f"bench-chunks-{chunks}", messages=PROMPT, stream=True):  # type: ignore
+            if chunk.choices and chunk.choices[0].delta.content:
+                count += 1
+        return count
+
+    return one, stream
+
+
+def openai_async(url: str) -> tuple[Callable[[], Awaitable[str]], Callable[[int], Awaitable[int]]]:
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="bench", base_url=url + "/v1")
+
+    async def one() -> str:
+        answer = await client.chat.completions.create(model="bench", messages=PROMPT)  # type: ignore
+        return answer.choices[0].message.content  # type: ignore
+
+    async def stream(chunks: int) -> int:
+        count = 0
+        answer = await client.chat.completions.create(model=f"bench-chunks-{chunks}", messages=PROMPT, stream=True)  # type: ignore
+        async for chunk in answer:
+            if chunk.choices and chunk.choices[0].delta.content:
+                count += 1
+        return count
+
+    return one, stream
+
+
+def anthropic_sync(url: str) -> tuple[Callable[[], str], Callable[[int], int]]:
+    import anthropic
+
+    client = anthropic.Anthropic(api_key="bench", base_url=url)
+
+    def one() -> str:
+        return client.messages.create(model="bench", max_tokens=64, messages=PROMPT).content[0].text  # type: ignore
+
+    def stream(chunks: int) -> int:
+        count = 0
+        events = client.messages.create(model=f"bench-chunks-{chunks}", max_tokens=64, messages=PROMPT, stream=True)  # type: ignore
+        for event in events:
+            if event.type == "content_block_delta" and event.delta.text:
+                count += 1
+        return count
+
+    return one, stream
+
+
+def anthropic_async(url: str) -> tuple[Callable[[], Awaitable[str]], Callable[[int], Awaitable[int]]]:
+    import anthropic
+
+    client = anthropic.AsyncAnthropic(api_key="bench", base_url=url)
+
+    async def one() -> str:
+        answer = await client.messages.create(model="bench", max_tokens=64, messages=PROMPT)  # type: ignore
+        return answer.content[0].text  # type: ignore
+
+    async def stream(chunks: int) -> int:
+        count = 0
+        events = await client.messages.create(  # type: ignore
+            model=f"bench-chunks-{chunks}", max_tokens=64, messages=PROMPT, stream=True
+        )
+        async for event in events:
+            if event.type == "content_block_delta" and event.delta.text:
+                count += 1
+        return count
+
+    return one, stream
+
+
+def sync_pair(contender: str, url: str) -> tuple[Callable[[], str], Callable[[int], int]]:
+    if contender in ("httpx", "httpx2"):
+        return floor_sync(contender, url)
+    if contender in ("minillm", "minillm-httpx2"):
+        return minillm_sync(url, "openai")
+    if contender == "minillm-anthropic":
+        return minillm_sync(url, "anthropic")
+    if contender == "openai":
+        return openai_sync(url)
+    if contender == "anthropic":
+        return anthropic_sync(url)
+    raise SystemExit(f"unknown contender {contender!r}")
+
+
+def async_pair(contender: str, url: str) -> tuple[Callable[[], Awaitable[str]], Callable[[int], Awaitable[int]]]:
+    if contender in ("httpx", "httpx2"):
+        return floor_async(contender, url)
+    if contender == "minillm":
+        return minillm_async(url, "openai", httpx2=False)
+    if contender == "minillm-httpx2":
+        return minillm_async(url, "openai", httpx2=True)
+    if contender == "minillm-anthropic":
+        return minillm_async(url, "anthropic", httpx2=False)
+    if contender == "openai":
+        return openai_async(url)
+    if contender == "anthropic":
+        return anthropic_async(url)
+    raise SystemExit(f"unknown contender {contender!r}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Workloads
+
+
+def _check(text: str) -> None:
+    if text != TEXT:
+        raise SystemExit(f"wrong reply: {text!r}")
+
+
+def requests_workload(contender: str, url: str, n: int) -> dict[str, float]:
+    """Wall and CPU microseconds per request. The CPU time is the client's own work (the server runs in
+    another process), so it is the steadier figure on a busy machine."""
+    warm = max(n // 10, 5)
+    one, _ = sync_pair(contender, url)
+    for _ in range(warm):
+        _check(one())
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        _check(one())
+    out = {
+        "sync_us": (time.perf_counter() - wall) / n * 1e6,
+        "sync_cpu_us": (time.process_time() - cpu) / n * 1e6,
+    }
+
+    async def run() -> None:
+        aone, _ = async_pair(contender, url)
+        for _ in range(warm):
+            _check(await aone())
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            _check(await aone())
+        out["async_us"] = (time.perf_counter() - wall) / n * 1e6
+        out["async_cpu_us"] = (time.process_time() - cpu) / n * 1e6
+
+    asyncio.run(run())
+    return out
+
+
+def stream_workload(contender: str, url: str, chunks: int) -> dict[str, float]:
+    _, stream = sync_pair(contender, url)
+    stream(10)
+    started = time.perf_counter()
+    got = stream(chunks)
+    sync_rate = chunks / (time.perf_counter() - started)
+    if got != chunks:
+        raise SystemExit(f"{contender}: {got} chunks of {chunks}")
+
+    async def run() -> float:
+        _, astream = async_pair(contender, url)
+        await astream(10)
+        started = time.perf_counter()
+        got = await astream(chunks)
+        if got != chunks:
+            raise SystemExit(f"{contender}: {got} chunks of {chunks}")
+        return chunks / (time.perf_counter() - started)
+
+    return {"sync_chunks_per_s": sync_rate, "async_chunks_per_s": asyncio.run(run())}
+
+
+def burst_workload(contender: str, url: str, concurrency: int) -> dict[str, float]:
+    async def run() -> dict[str, float]:
+        one, _ = async_pair(contender, url)
+        _check(await one())
+        gc.collect()
+        before = _rss_bytes()
+        walls = []
+        for _ in range(2):
+            started = time.perf_counter()
+            texts = await asyncio.gather(*(one() for _ in range(concurrency)))
+            walls.append(time.perf_counter() - started)
+            for text in texts:
+                _check(text)
+            del texts
+        return {"cold_s": walls[0], "warm_s": walls[1], "peak_mb": (_peak_rss_bytes() - before) / 2**20}
+
+    return asyncio.run(run())
+
+
+def streams_workload(contender: str, url: str, concurrency: int, chunks: int) -> dict[str, float]:
+    async def run() -> dict[str, float]:
+        _, stream = async_pair(contender, url)
+        await stream(10)
+        gc.collect()
+        before = _rss_bytes()
+        started = time.perf_counter()
+        counts = await asyncio.gather(*(stream(chunks) for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+        if any(c != chunks for c in counts):
+            raise SystemExit(f"{contender}: a stream lost chunks")
+        return {"wall_s": wall, "peak_mb": (_peak_rss_bytes() - before) / 2**20}
+
+    return asyncio.run(run())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workload", choices=["requests", "stream", "burst", "streams"])
+    parser.add_argument("contender")
+    parser.add_argument("url")
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--chunks", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=500)
+    parser.add_argument("--cpu", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.cpu})
+    if args.workload == "requests":
+        result = requests_workload(args.contender, args.url, args.n)
+    elif args.workload == "stream":
+        result = stream_workload(args.contender, args.url, args.chunks)
+    elif args.workload == "burst":
+        result = burst_workload(args.contender, args.url, args.concurrency)
+    else:
+        result = streams_workload(args.contender, args.url, args.concurrency, args.chunks)
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
