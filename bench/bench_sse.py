@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from minillm.core.sse import SSEDecoder
 
@@ -115,8 +115,10 @@ def huge_event_figures(found: dict[str, Decoder], mib: int = 64) -> dict[str, tu
         growth = (large / 4) / small
         if growth > 2.0:
             estimate = large * (mib / 4) ** 2
-            out[name] = (mib * MIB / estimate / 1e6, f"quadratic: cost per byte x{growth:.1f} from 1 to 4 MiB; "
-                         f"{mib} MiB estimated at {estimate:,.0f} s")
+            out[name] = (
+                mib * MIB / estimate / 1e6,
+                f"quadratic: cost per byte x{growth:.1f} from 1 to 4 MiB; {mib} MiB estimated at {estimate:,.0f} s",
+            )
         else:
             out[name] = (mib * MIB / huge_event(mib, decode, runs=2) / 1e6, "")
     return out
@@ -133,8 +135,10 @@ def main() -> None:
     for mib in (16, 64):
         seconds = huge_event(mib, _minillm)
         per_byte[mib] = seconds / (mib * MIB)
-        print(f"minillm, one {mib} MiB event in 1 KiB pieces: {seconds * 1000:8.1f} ms  "
-              f"{mib * MIB / seconds / 1e6:8.1f} MB/s")
+        print(
+            f"minillm, one {mib} MiB event in 1 KiB pieces: {seconds * 1000:8.1f} ms  "
+            f"{mib * MIB / seconds / 1e6:8.1f} MB/s"
+        )
     # Linear time means the same cost per byte at both sizes; quadratic would make 64 MiB 4x slower per byte.
     print(f"cost per byte, 64 MiB / 16 MiB: {per_byte[64] / per_byte[16]:.2f} (about 1 when linear)")
     print("one 64 MiB event in 1 KiB pieces (MB/s):")

@@ -24,7 +24,7 @@ import json
 import os
 import re
 import sys
-from functools import lru_cache
+from functools import cache, lru_cache
 
 __all__ = ["main"]
 
@@ -63,7 +63,7 @@ def _event(data: object, name: str | None = None) -> bytes:
 _USAGE = {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21}
 
 
-@lru_cache(maxsize=None)
+@cache
 def openai_completion() -> bytes:
     return _json_answer(
         {
@@ -107,7 +107,7 @@ def openai_stream(chunks: int) -> bytes:
     return _sse_answer(events)
 
 
-@lru_cache(maxsize=None)
+@cache
 def anthropic_message() -> bytes:
     return _json_answer(
         {
@@ -144,15 +144,20 @@ def anthropic_stream(chunks: int) -> bytes:
     )
     events = [
         _event(start, "message_start"),
-        _event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-               "content_block_start"),
+        _event(
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            "content_block_start",
+        ),
     ]
     events += [delta] * chunks
     events += [
         _event({"type": "content_block_stop", "index": 0}, "content_block_stop"),
         _event(
-            {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-             "usage": {"output_tokens": chunks}},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": chunks},
+            },
             "message_delta",
         ),
         _event({"type": "message_stop"}, "message_stop"),

@@ -30,7 +30,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -214,14 +213,15 @@ def requests_section(sizes: Sizes, server: Server, cpu: int | None, results: dic
         lambda c: _work(["requests", c, server.url, "--n", str(sizes.requests)], cpu),
     )
     columns = [("sync_us", "blocking us", ".0f"), ("async_us", "async us", ".0f")]
-    _table(figures, columns, higher_is_better=False,
-           versus={"minillm": "openai", "minillm-anthropic": "anthropic"})
+    _table(figures, columns, higher_is_better=False, versus={"minillm": "openai", "minillm-anthropic": "anthropic"})
     floor = figures[FLOOR]
     for mine, peer in (("minillm", "openai"), ("minillm-anthropic", "anthropic")):
         for key in ("sync_us", "async_us"):
             ours, theirs = figures[mine][key] - floor[key], figures[peer][key] - floor[key]
-            print(f"  overhead over the floor, {key[:-3]}: {mine} {ours:6.0f} us, {peer} {theirs:6.0f} us"
-                  f" ({ours / theirs if theirs > 0 else float('nan'):.2f} of {peer}'s)")
+            print(
+                f"  overhead over the floor, {key[:-3]}: {mine} {ours:6.0f} us, {peer} {theirs:6.0f} us"
+                f" ({ours / theirs if theirs > 0 else float('nan'):.2f} of {peer}'s)"
+            )
     results["requests"] = figures
 
 
@@ -233,8 +233,7 @@ def stream_section(sizes: Sizes, server: Server, cpu: int | None, results: dict[
         lambda c: _work(["stream", c, server.url, "--chunks", str(sizes.chunks)], cpu),
     )
     columns = [("sync_chunks_per_s", "blocking chunks/s", ",.0f"), ("async_chunks_per_s", "async chunks/s", ",.0f")]
-    _table(figures, columns, higher_is_better=True,
-           versus={"minillm": "openai", "minillm-anthropic": "anthropic"})
+    _table(figures, columns, higher_is_better=True, versus={"minillm": "openai", "minillm-anthropic": "anthropic"})
     results["stream"] = figures
 
 
@@ -246,13 +245,10 @@ def concurrency_section(sizes: Sizes, server: Server, cpu: int | None, results: 
         lambda c: _work(["burst", c, server.url, "--concurrency", str(sizes.burst)], cpu),
     )
     columns = [("cold_s", "cold burst s", ".2f"), ("warm_s", "warm burst s", ".2f"), ("peak_mb", "peak MB", ".1f")]
-    _table(figures, columns, higher_is_better=False,
-           versus={"minillm": "openai", "minillm-httpx2": "httpx2"})
+    _table(figures, columns, higher_is_better=False, versus={"minillm": "openai", "minillm-httpx2": "httpx2"})
     results["burst"] = figures
 
-    _title(
-        f"{sizes.streams} concurrent async streams of {sizes.stream_chunks} chunks (median of {sizes.heavy_trials})"
-    )
+    _title(f"{sizes.streams} concurrent async streams of {sizes.stream_chunks} chunks (median of {sizes.heavy_trials})")
     figures = _interleaved(
         CONCURRENT,
         sizes.heavy_trials,
@@ -262,8 +258,7 @@ def concurrency_section(sizes: Sizes, server: Server, cpu: int | None, results: 
         ),
     )
     columns = [("wall_s", "wall s", ".2f"), ("peak_mb", "peak MB", ".1f")]
-    _table(figures, columns, higher_is_better=False,
-           versus={"minillm": "openai", "minillm-httpx2": "httpx2"})
+    _table(figures, columns, higher_is_better=False, versus={"minillm": "openai", "minillm-httpx2": "httpx2"})
     results["streams"] = figures
 
 
@@ -377,8 +372,13 @@ def goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
         out.append(("import minillm <= 2x import httpx (over bare)", ratio <= 2, f"{ratio:.2f}x"))
     if "burst" in results:
         b = results["burst"]["minillm"]
-        out.append(("warm 500-burst no slower than cold", b["warm_s"] <= b["cold_s"] * 1.05,
-                    f"cold {b['cold_s']:.2f} s, warm {b['warm_s']:.2f} s (5% noise allowed)"))
+        out.append(
+            (
+                "warm 500-burst no slower than cold",
+                b["warm_s"] <= b["cold_s"] * 1.05,
+                f"cold {b['cold_s']:.2f} s, warm {b['warm_s']:.2f} s (5% noise allowed)",
+            )
+        )
         ratio = b["peak_mb"] / max(results["burst"][FLOOR]["peak_mb"], 0.1)
         out.append(("500-burst peak memory <= 1.2x bare httpx", ratio <= 1.2, f"{ratio:.2f}x"))
     if "streams" in results:
@@ -401,8 +401,10 @@ def main(argv: list[str] | None = None) -> None:
     only = set(args.only.split(","))
     server_cpu, worker_cpu = _cpus()
     started = time.perf_counter()
-    print(f"minillm benchmark suite: python {sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs"
-          f"{', server pinned to CPU %d, workers to CPU %d' % (server_cpu, worker_cpu) if server_cpu is not None else ''}")
+    print(
+        f"minillm benchmark suite: python {sys.version.split()[0]} on {sys.platform}, {os.cpu_count()} CPUs"
+        + (f", server pinned to CPU {server_cpu}, workers to CPU {worker_cpu}" if server_cpu is not None else "")
+    )
     results: dict[str, Any] = {}
     if "imports" in only:
         imports_section(sizes, results)

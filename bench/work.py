@@ -189,7 +189,9 @@ def minillm_async(
     async def stream(chunks: int) -> int:
         count = 0
         node = ChatNode.user("hi")
-        async with await node.acomplete_streaming(_minillm_gen(url, wire, f"bench-chunks-{chunks}"), client=client) as s:
+        async with await node.acomplete_streaming(
+            _minillm_gen(url, wire, f"bench-chunks-{chunks}"), client=client
+        ) as s:
             async for chunk in s:
                 if chunk.delta:
                     count += 1
