@@ -29,7 +29,7 @@ from functools import cache, lru_cache
 __all__ = ["main"]
 
 _TOKEN = "tok "  # one streamed text piece; 4 characters
-_MODEL_CHUNKS = re.compile(rb'"model"\s*:\s*"[^"]*?-chunks-(\d+)"')
+_MODEL_CHUNKS = re.compile(rb'"model"\s*:\s*"[^"]*?-chunks-(\d+)(?:-pace-(\d+))?"')
 _STREAM_TRUE = re.compile(rb'"stream"\s*:\s*true')
 _MAX_CHUNKS = 2_000_000
 
@@ -47,12 +47,13 @@ def _json_answer(body: object) -> bytes:
     return _head("200 OK", "application/json", len(data)) + data
 
 
-def _sse_answer(events: list[bytes]) -> bytes:
+def _sse_answer(events: list[bytes]) -> tuple[bytes, ...]:
+    """The response head, one HTTP chunk per event, and the last chunk: written at once, or paced."""
     parts = [_head("200 OK", "text/event-stream", None)]
     for event in events:
         parts.append(b"%x\r\n%s\r\n" % (len(event), event))
     parts.append(b"0\r\n\r\n")
-    return b"".join(parts)
+    return tuple(parts)
 
 
 def _event(data: object, name: str | None = None) -> bytes:
@@ -85,7 +86,7 @@ def openai_completion() -> bytes:
 
 
 @lru_cache(maxsize=64)
-def openai_stream(chunks: int) -> bytes:
+def openai_stream(chunks: int) -> tuple[bytes, ...]:
     def chunk(delta: dict[str, object], finish: str | None) -> dict[str, object]:
         return {
             "id": "chatcmpl-bench",
@@ -124,7 +125,7 @@ def anthropic_message() -> bytes:
 
 
 @lru_cache(maxsize=64)
-def anthropic_stream(chunks: int) -> bytes:
+def anthropic_stream(chunks: int) -> tuple[bytes, ...]:
     start = {
         "type": "message_start",
         "message": {
@@ -170,20 +171,30 @@ def _not_found() -> bytes:
     return _head("404 Not Found", "application/json", len(data)) + data
 
 
-def answer(path: bytes, body: bytes, default_chunks: int) -> bytes:
-    """The canned response bytes for one request."""
+@lru_cache(maxsize=64)
+def _joined(parts: tuple[bytes, ...]) -> bytes:
+    return b"".join(parts)
+
+
+def answer(path: bytes, body: bytes, default_chunks: int) -> tuple[tuple[bytes, ...], float]:
+    """The canned response for one request, in parts, and the seconds to wait between parts (0: none).
+
+    A stream's model name sets its length (``-chunks-N``) and, optionally, a pace (``-pace-MS``: that many
+    milliseconds between events, like a model generating text), e.g. ``bench-chunks-50-pace-20``.
+    """
     stream = _STREAM_TRUE.search(body) is not None
-    chunks = default_chunks
+    chunks, pace = default_chunks, 0.0
     if stream:
         found = _MODEL_CHUNKS.search(body)
         if found:
             chunks = min(int(found.group(1)), _MAX_CHUNKS)
+            pace = int(found.group(2) or 0) / 1000
     path = path.split(b"?", 1)[0]
     if path.endswith(b"/chat/completions"):
-        return openai_stream(chunks) if stream else openai_completion()
+        return (openai_stream(chunks), pace) if stream else ((openai_completion(),), 0.0)
     if path.endswith(b"/messages"):
-        return anthropic_stream(chunks) if stream else anthropic_message()
-    return _not_found()
+        return (anthropic_stream(chunks), pace) if stream else ((anthropic_message(),), 0.0)
+    return (_not_found(),), 0.0
 
 
 class _HTTP(asyncio.Protocol):
@@ -193,6 +204,7 @@ class _HTTP(asyncio.Protocol):
         self._chunks = default_chunks
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
+        self._writer: asyncio.Future[None] | None = None  # the paced answer being written
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -218,7 +230,20 @@ class _HTTP(asyncio.Protocol):
             del self._buffer[:total]
             path = head.split(b" ", 2)[1]
             assert self._transport is not None
-            self._transport.write(answer(path, body, self._chunks))
+            parts, pace = answer(path, body, self._chunks)
+            if pace:
+                self._writer = asyncio.ensure_future(self._paced(parts, pace))  # the client waits for its end
+            else:
+                self._transport.write(_joined(parts))
+
+    async def _paced(self, parts: tuple[bytes, ...], pace: float) -> None:
+        assert self._transport is not None
+        self._transport.write(parts[0])
+        for part in parts[1:]:
+            await asyncio.sleep(pace)
+            if self._transport.is_closing():
+                return
+            self._transport.write(part)
 
 
 async def _serve(host: str, port: int, chunks: int) -> None:

@@ -11,8 +11,9 @@ Workloads (all against ``bench/server.py``; every reply is checked, so nothing f
 - ``stream``: one long stream of ``--chunks`` text chunks, blocking then async; chunks per second.
 - ``burst``: ``--concurrency`` concurrent async requests, twice on the same client (cold, then warm);
   wall time of each and the peak memory growth.
-- ``streams``: ``--concurrency`` concurrent async streams of ``--chunks`` chunks; wall time and peak memory
-  growth.
+- ``streams``: ``--concurrency`` concurrent async streams of ``--chunks`` chunks; wall time, the client's CPU
+  time and peak memory growth. ``--pace MS`` has the server send one chunk every ``MS`` milliseconds, as a
+  model generating text does (0: each body written at once).
 
 Contenders: ``httpx`` (bare httpx: the floor; it builds the JSON body, posts it, parses the answer, and for a
 stream splits events and parses each one), ``httpx2`` (the same over httpx2), ``minillm`` (its own client),
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -102,7 +104,7 @@ def floor_sync(module: str, url: str) -> tuple[Callable[[], str], Callable[[int]
 
     def one() -> str:
         response = client.post(endpoint, content=_floor_body("bench"), headers=_FLOOR_HEADERS)
-        return json.loads(response.content)["choices"][0]["message"]["content"]  # type: ignore[no-any-return]
+        return str(json.loads(response.content)["choices"][0]["message"]["content"])
 
     def stream(chunks: int) -> int:
         sse = _FloorSSE()
@@ -123,7 +125,7 @@ def floor_async(module: str, url: str) -> tuple[Callable[[], Awaitable[str]], Ca
 
     async def one() -> str:
         response = await client.post(endpoint, content=_floor_body("bench"), headers=_FLOOR_HEADERS)
-        return json.loads(response.content)["choices"][0]["message"]["content"]  # type: ignore[no-any-return]
+        return str(json.loads(response.content)["choices"][0]["message"]["content"])
 
     async def stream(chunks: int) -> int:
         sse = _FloorSSE()
@@ -140,7 +142,9 @@ def floor_async(module: str, url: str) -> tuple[Callable[[], Awaitable[str]], Ca
 # minillm
 
 
+@functools.cache
 def _minillm_gen(url: str, wire: str, model: str) -> Any:
+    """One generator per model, made once, as a program would."""
     from minillm import GeneratorInfo
 
     if wire == "anthropic":
@@ -155,7 +159,7 @@ def minillm_sync(url: str, wire: str) -> tuple[Callable[[], str], Callable[[int]
     gen = _minillm_gen(url, wire, "bench")
 
     def one() -> str:
-        return ChatNode.user("hi").complete(gen, client=client).text  # type: ignore[no-any-return]
+        return str(ChatNode.user("hi").complete(gen, client=client).text)
 
     def stream(chunks: int) -> int:
         count = 0
@@ -178,13 +182,14 @@ def minillm_async(
         import httpx2 as hx
 
         limits = hx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-        client = AsyncClient(http_client=hx.AsyncClient(limits=limits, timeout=hx.Timeout(600.0, connect=10.0)))
+        http: Any = hx.AsyncClient(limits=limits, timeout=hx.Timeout(600.0, connect=10.0))
+        client = AsyncClient(http_client=http)  # an httpx2 client: same API as httpx's
     else:
         client = AsyncClient()
     gen = _minillm_gen(url, wire, "bench")
 
     async def one() -> str:
-        return (await ChatNode.user("hi").acomplete(gen, client=client)).text  # type: ignore[no-any-return]
+        return str((await ChatNode.user("hi").acomplete(gen, client=client)).text)
 
     async def stream(chunks: int) -> int:
         count = 0
@@ -207,14 +212,14 @@ def minillm_async(
 def openai_sync(url: str) -> tuple[Callable[[], str], Callable[[int], int]]:
     import openai
 
-    client = openai.OpenAI(api_key="bench", base_url=url + "/v1")
+    client: Any = openai.OpenAI(api_key="bench", base_url=url + "/v1")
 
     def one() -> str:
-        return client.chat.completions.create(model="bench", messages=PROMPT).choices[0].message.content  # type: ignore
+        return str(client.chat.completions.create(model="bench", messages=PROMPT).choices[0].message.content)
 
     def stream(chunks: int) -> int:
         count = 0
-        for chunk in client.chat.completions.create(model=f"bench-chunks-{chunks}", messages=PROMPT, stream=True):  # type: ignore
+        for chunk in client.chat.completions.create(model=f"bench-chunks-{chunks}", messages=PROMPT, stream=True):
             if chunk.choices and chunk.choices[0].delta.content:
                 count += 1
         return count
@@ -225,15 +230,15 @@ def openai_sync(url: str) -> tuple[Callable[[], str], Callable[[int], int]]:
 def openai_async(url: str) -> tuple[Callable[[], Awaitable[str]], Callable[[int], Awaitable[int]]]:
     import openai
 
-    client = openai.AsyncOpenAI(api_key="bench", base_url=url + "/v1")
+    client: Any = openai.AsyncOpenAI(api_key="bench", base_url=url + "/v1")
 
     async def one() -> str:
-        answer = await client.chat.completions.create(model="bench", messages=PROMPT)  # type: ignore
-        return answer.choices[0].message.content  # type: ignore
+        answer = await client.chat.completions.create(model="bench", messages=PROMPT)
+        return str(answer.choices[0].message.content)
 
     async def stream(chunks: int) -> int:
         count = 0
-        answer = await client.chat.completions.create(model=f"bench-chunks-{chunks}", messages=PROMPT, stream=True)  # type: ignore
+        answer = await client.chat.completions.create(model=f"bench-chunks-{chunks}", messages=PROMPT, stream=True)
         async for chunk in answer:
             if chunk.choices and chunk.choices[0].delta.content:
                 count += 1
@@ -245,14 +250,14 @@ def openai_async(url: str) -> tuple[Callable[[], Awaitable[str]], Callable[[int]
 def anthropic_sync(url: str) -> tuple[Callable[[], str], Callable[[int], int]]:
     import anthropic
 
-    client = anthropic.Anthropic(api_key="bench", base_url=url)
+    client: Any = anthropic.Anthropic(api_key="bench", base_url=url)
 
     def one() -> str:
-        return client.messages.create(model="bench", max_tokens=64, messages=PROMPT).content[0].text  # type: ignore
+        return str(client.messages.create(model="bench", max_tokens=64, messages=PROMPT).content[0].text)
 
     def stream(chunks: int) -> int:
         count = 0
-        events = client.messages.create(model=f"bench-chunks-{chunks}", max_tokens=64, messages=PROMPT, stream=True)  # type: ignore
+        events = client.messages.create(model=f"bench-chunks-{chunks}", max_tokens=64, messages=PROMPT, stream=True)
         for event in events:
             if event.type == "content_block_delta" and event.delta.text:
                 count += 1
@@ -264,15 +269,15 @@ def anthropic_sync(url: str) -> tuple[Callable[[], str], Callable[[int], int]]:
 def anthropic_async(url: str) -> tuple[Callable[[], Awaitable[str]], Callable[[int], Awaitable[int]]]:
     import anthropic
 
-    client = anthropic.AsyncAnthropic(api_key="bench", base_url=url)
+    client: Any = anthropic.AsyncAnthropic(api_key="bench", base_url=url)
 
     async def one() -> str:
-        answer = await client.messages.create(model="bench", max_tokens=64, messages=PROMPT)  # type: ignore
-        return answer.content[0].text  # type: ignore
+        answer = await client.messages.create(model="bench", max_tokens=64, messages=PROMPT)
+        return str(answer.content[0].text)
 
     async def stream(chunks: int) -> int:
         count = 0
-        events = await client.messages.create(  # type: ignore
+        events = await client.messages.create(
             model=f"bench-chunks-{chunks}", max_tokens=64, messages=PROMPT, stream=True
         )
         async for event in events:
@@ -391,18 +396,20 @@ def burst_workload(contender: str, url: str, concurrency: int) -> dict[str, floa
     return asyncio.run(run())
 
 
-def streams_workload(contender: str, url: str, concurrency: int, chunks: int) -> dict[str, float]:
+def streams_workload(contender: str, url: str, concurrency: int, chunks: int, pace: int) -> dict[str, float]:
     async def run() -> dict[str, float]:
         _, stream = async_pair(contender, url)
         await stream(10)
         gc.collect()
         before = _rss_bytes()
-        started = time.perf_counter()
-        counts = await asyncio.gather(*(stream(chunks) for _ in range(concurrency)))
-        wall = time.perf_counter() - started
+        # The model name carries the pace to the server (see bench/server.py); stream() puts it after "-chunks-".
+        length: Any = f"{chunks}-pace-{pace}" if pace else chunks
+        wall, cpu = time.perf_counter(), time.process_time()
+        counts = await asyncio.gather(*(stream(length) for _ in range(concurrency)))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if any(c != chunks for c in counts):
             raise SystemExit(f"{contender}: a stream lost chunks")
-        return {"wall_s": wall, "peak_mb": (_peak_rss_bytes() - before) / 2**20}
+        return {"wall_s": wall, "cpu_s": cpu, "peak_mb": (_peak_rss_bytes() - before) / 2**20}
 
     return asyncio.run(run())
 
@@ -415,6 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--chunks", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=500)
+    parser.add_argument("--pace", type=int, default=0, help="streams: milliseconds between chunks (0: none)")
     parser.add_argument("--cpu", type=int, default=None)
     args = parser.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
@@ -426,7 +434,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.workload == "burst":
         result = burst_workload(args.contender, args.url, args.concurrency)
     else:
-        result = streams_workload(args.contender, args.url, args.concurrency, args.chunks)
+        result = streams_workload(args.contender, args.url, args.concurrency, args.chunks, args.pace)
     print("RESULT " + json.dumps(result), flush=True)
 
 

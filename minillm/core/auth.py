@@ -39,7 +39,7 @@ def _no_line_break(instance: object, _attribute: attrs.Attribute[str], value: st
     what = type(instance).__name__
     if not isinstance(value, str):
         raise InvalidParameterError(f"{what} needs the secret as a str, not {type(value).__name__}")
-    if any(c in value for c in "\r\n\0"):
+    if "\r" in value or "\n" in value or "\0" in value:
         # The secret itself is never echoed: only the problem and the fix.
         raise InvalidParameterError(
             f"the {what} secret contains a line break or NUL character, which cannot go in an HTTP header; "

@@ -19,7 +19,10 @@ from minillm.core.errors import (
 )
 from minillm.core.retry import parse_retry_after
 
-__all__ = ["HTTPRequest", "api_error", "decode_json_body", "error_message_from_body", "preview"]
+__all__ = ["HTTPRequest", "api_error", "decode_json_body", "error_message_from_body", "loads_json_text", "preview"]
+
+# One encoder for every body (json.dumps with options would build a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "proxy-authorization", "api-key", "cookie"})
 
@@ -54,7 +57,7 @@ class HTTPRequest:
         """The body as compact UTF-8 JSON (empty when there is no body)."""
         if self.json is None:
             return b""
-        return json.dumps(self.json, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return _ENCODER.encode(self.json).encode("utf-8")
 
     def header(self, name: str) -> str | None:
         """The last value of header ``name`` (case-insensitive), or None."""
@@ -110,10 +113,31 @@ def api_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     return kind(message, status_code=status, body=payload, request_id=request_id, retry_after=retry_after)
 
 
+_DECODER = json.JSONDecoder()
+
+
+def loads_json_text(text: str) -> Any:
+    """``json.loads(text)``, with one call into the C scanner for the usual text (a document and nothing
+    around it), which is most of the cost of reading a stream event; anything else goes the ordinary way.
+
+    Raises ``ValueError`` (``json.JSONDecodeError``) or ``RecursionError`` exactly as ``json.loads`` does.
+    """
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        return json.loads(text)  # leading whitespace, or not JSON: json.loads says which
+    if end != len(text):
+        return json.loads(text)  # trailing whitespace, or trailing data (which json.loads refuses)
+    return value
+
+
 def decode_json_body(body: bytes) -> Any:
     """Parse a 2xx body as JSON; anything else is a ``MalformedResponseError`` with a preview."""
     try:
-        return json.loads(body)
+        try:
+            return loads_json_text(body.decode("utf-8-sig"))  # the usual body: UTF-8 (a byte-order mark allowed)
+        except ValueError:
+            return json.loads(body)  # anything else, read as json.loads reads bytes (UTF-16, UTF-32) or refused
     except (ValueError, RecursionError) as e:
         text = body.decode("utf-8", errors="replace")
         raise MalformedResponseError(f"the provider sent a body that is not JSON: {preview(text)!r}") from e

@@ -17,8 +17,6 @@ import json
 import math
 import re
 
-import json_repair
-
 from minillm.core.errors import InvalidParameterError, JSONRepairError, NoJSONFoundError
 
 __all__ = ["extract_json", "is_refusal_value", "loads", "repair_json"]
@@ -90,6 +88,8 @@ def _parse(text: str, caller: str) -> object:
         return _check_value(value)
     if _exceeds_depth_limit(text):
         raise _too_deep()
+    import json_repair  # loaded on the first repair: most programs never need one
+
     try:
         value = json_repair.loads(text, skip_json_loads=True)
     except Exception as e:  # any failure inside the library, including its own recursion guard

@@ -1,5 +1,8 @@
 """What the two transports share that is not pure enough for the core: httpx error mapping, timeouts,
-tenacity's settings, and the idle clock of a stream."""
+tenacity's settings, and the idle clock of a stream.
+
+tenacity and ``importlib.metadata`` are imported when first needed (a retry, a client), not with minillm.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +10,21 @@ import functools
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import tenacity
 
 from minillm.core.errors import APIConnectionError, APITimeoutError, MiniLLMError
 from minillm.core.params import NodeCompletionParameters
 from minillm.core.retry import RetryPolicy, give_up, is_retryable
 
+if TYPE_CHECKING:
+    import tenacity
+
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_PARAMS",
     "DEFAULT_TIMEOUT",
-    "USER_AGENT",
     "IdleClock",
     "client_timeout",
     "map_transport_error",
@@ -30,15 +34,18 @@ __all__ = [
     "stream_timeout",
     "transport_errors",
     "url_parser",
+    "user_agent",
 ]
 
-def _version() -> str:
+@functools.cache
+def user_agent() -> str:
+    """``minillm/<version>``, the ``User-Agent`` of the clients minillm makes."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("minillm-sdk")
+        return f"minillm/{version('minillm-sdk')}"
     except PackageNotFoundError:
-        return "0"
+        return "minillm/0"
 
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
@@ -48,8 +55,6 @@ DEFAULT_MAX_CONNECTIONS = 100
 
 DEFAULT_PARAMS = NodeCompletionParameters()
 """The parameters of a call that passes none (frozen, so one instance serves every call)."""
-
-USER_AGENT = f"minillm/{_version()}"
 
 
 def transport_errors(http_client: object) -> tuple[type[BaseException], ...]:
@@ -167,6 +172,8 @@ def retry_settings(policy: RetryPolicy, *, done: int = 0) -> dict[str, Any]:
     retried and how long to wait; exhausting the attempts raises ``MaxRetriesExceededError``; an error
     that is not worth retrying is raised as it is. ``done`` attempts were already made (and failed) before
     tenacity took over, so it makes only the remaining ones and counts on from there."""
+    import tenacity
+
     return {
         "stop": tenacity.stop_after_attempt(policy.max_attempts - done),
         "wait": _wait(policy, done),

@@ -28,7 +28,6 @@ per-operation timeouts and pool only.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import socket
@@ -162,6 +161,8 @@ def bound_sync_client(http_client: httpx.Client) -> bool:
 async def within(seconds: float | None, awaitable: Awaitable[_T], what: str) -> _T:
     """Await ``awaitable``, cancelling it after ``seconds`` in all (None: no bound) with ``APITimeoutError``
     saying it timed out ``what`` ("waiting for the response", ...)."""
+    import asyncio  # here, not at the top: blocking programs never need to load it
+
     if seconds is None:
         return await awaitable
     try:

@@ -1,16 +1,20 @@
 """The connection pool of an ``AsyncClient`` that owns its HTTP client: fast under thousands of concurrent requests.
 
 httpcore 1.0's pool (under httpx 0.28) re-examines every queued request against every connection whenever a
-request starts or ends, and counts the idle connections once per idle connection. A burst of ``N`` requests
-over ``C`` connections therefore costs about ``N * N * C`` steps, and a *warm* burst, which starts with every
-connection idle, was measured slower than a cold one (500 requests over 100 kept-alive connections: 5.2 s
-warm against 0.8 s cold; see ``bench/README.md``).
+request starts or ends, and counts the idle connections once per idle connection, so a burst of ``N``
+requests over ``C`` connections costs about ``N * N * C`` steps. Worse, a *warm* burst, which starts with
+every connection idle, assigns many requests to the same idle connection (it stays idle until the first of
+them writes on it); all but one fail over and are assigned again, so a warm burst of 500 requests over 100
+kept-alive connections was measured slower than a cold one (5.2 s against 0.8 s; ``bench/README.md`` has
+today's figures).
 
-``ShardedAsyncTransport`` keeps that cost flat without touching httpcore: it splits the connections among
-several small httpcore pools (shards of ``SHARD_SIZE``), and admits a request to a shard only when that shard
-has a free connection, so no request ever waits inside httpcore. The waiting happens here instead, on one
-``asyncio.Semaphore`` (first come, first served, O(1) per request), bounded by the request's ``pool``
-timeout. A slot is given back when the response is closed, which both transports always do.
+``ConnectionPerPoolTransport`` keeps the cost flat without touching httpcore: each connection lives in an
+httpcore pool of its own (a pool of one never queues, never scans and never double-assigns), and this class
+keeps the pools whose connection is free on a stack, so taking one and giving it back are O(1). The most
+recently used connection is taken first, so sequential requests reuse one kept-alive connection and the
+unused ones age out. When every connection is busy, requests wait here, first come first served: a
+connection given back goes straight to the request that has waited longest, within that request's ``pool``
+timeout. A connection is given back when its response is closed, which both transports always do.
 
 An injected client keeps its own pool: this is only for the client minillm makes. (httpx2's pool, which the
 official SDKs use, fixed the same cost, so an injected ``httpx2.AsyncClient`` scales as well.)
@@ -19,37 +23,29 @@ official SDKs use, fixed the same cost, so an injected ``httpx2.AsyncClient`` sc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator
 
 import httpx
 
 from minillm.core.errors import InvalidParameterError
 
-__all__ = ["SHARD_SIZE", "ShardedAsyncTransport"]
+__all__ = ["ConnectionPerPoolTransport"]
 
-SHARD_SIZE = 10
-"""Connections per httpcore pool: small enough that its bookkeeping stays cheap, large enough that a handful
-of pools hold the default 100 connections."""
-
-
-class _Shard:
-    """One httpcore pool and how many more requests it may take right now."""
-
-    __slots__ = ("free", "transport")
-
-    def __init__(self, transport: httpx.AsyncHTTPTransport, size: int) -> None:
-        self.transport = transport
-        self.free = size
+_ONE = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
 
 class _ReleasingStream(httpx.AsyncByteStream):
-    """A response body that gives its shard slot back when closed (once, however often it is closed)."""
+    """A response body that gives its connection back to the pool when closed (once, however often)."""
 
-    __slots__ = ("_release", "_stream")
+    __slots__ = ("_owner", "_pool", "_stream")
 
-    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+    def __init__(
+        self, stream: httpx.AsyncByteStream, owner: ConnectionPerPoolTransport, pool: httpx.AsyncHTTPTransport
+    ) -> None:
         self._stream = stream
-        self._release: Callable[[], None] | None = release
+        self._owner = owner
+        self._pool: httpx.AsyncHTTPTransport | None = pool
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         # The inner stream's own iterator: no extra generator between each piece and the reader.
@@ -59,71 +55,79 @@ class _ReleasingStream(httpx.AsyncByteStream):
         try:
             await self._stream.aclose()
         finally:
-            release, self._release = self._release, None
-            if release is not None:
-                release()
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                self._owner._give_back(pool)
 
 
-class ShardedAsyncTransport(httpx.AsyncBaseTransport):
-    """``max_connections`` connections in shards of at most ``SHARD_SIZE``, each kept alive when idle.
+class ConnectionPerPoolTransport(httpx.AsyncBaseTransport):
+    """Up to ``max_connections`` kept-alive connections, each in an ``httpx.AsyncHTTPTransport`` of its own.
 
     ``trust_env`` means what it means for ``httpx.AsyncHTTPTransport``; one SSL context is made and shared by
-    every shard (making one is the slow part of making a transport).
+    every pool (making one is the slow part of making a transport).
     """
 
     def __init__(self, max_connections: int, *, trust_env: bool = True) -> None:
         if max_connections < 1:
             raise InvalidParameterError(f"max_connections must be at least 1, got {max_connections}")
-        count = -(-max_connections // SHARD_SIZE)
-        ssl_context = httpx.create_ssl_context(trust_env=trust_env)
-        self._shards: list[_Shard] = []
-        for i in range(count):
-            size = max_connections // count + (1 if i < max_connections % count else 0)
-            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-            transport = httpx.AsyncHTTPTransport(verify=ssl_context, trust_env=trust_env, limits=limits)
-            self._shards.append(_Shard(transport, size))
-        self._slots = asyncio.Semaphore(max_connections)
+        self._max = max_connections
+        self._ssl_context = httpx.create_ssl_context(trust_env=trust_env)
+        self._trust_env = trust_env
+        self._pools: list[httpx.AsyncHTTPTransport] = []  # made when first needed
+        self._free: list[httpx.AsyncHTTPTransport] = []  # a stack of the pools whose connection is free
+        # Requests waiting for a connection, oldest first; each future receives the pool it may use.
+        self._waiters: deque[asyncio.Future[httpx.AsyncHTTPTransport]] = deque()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._slots.locked():
-            await self._wait_for_slot(request)
+        # A free connection means nobody is waiting: a connection given back goes to a waiter first.
+        if self._free:
+            pool = self._free.pop()
+        elif len(self._pools) < self._max:
+            pool = httpx.AsyncHTTPTransport(verify=self._ssl_context, trust_env=self._trust_env, limits=_ONE)
+            self._pools.append(pool)
         else:
-            await self._slots.acquire()  # a free slot: returns at once
-        # The shard with the most free connections; the first one while the client is quiet, so sequential
-        # requests reuse the same kept-alive connection.
-        shard = max(self._shards, key=_free)
-        shard.free -= 1
-        release = _releaser(self._slots, shard)
+            pool = await self._wait_for_pool(request)
         try:
-            response = await shard.transport.handle_async_request(request)
+            response = await pool.handle_async_request(request)
         except BaseException:
-            release()
+            self._give_back(pool)
             raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _ReleasingStream(response.stream, release)
+        response.stream = _ReleasingStream(response.stream, self, pool)
         return response
 
-    async def _wait_for_slot(self, request: httpx.Request) -> None:
+    async def _wait_for_pool(self, request: httpx.Request) -> httpx.AsyncHTTPTransport:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[httpx.AsyncHTTPTransport] = loop.create_future()
+        self._waiters.append(waiter)
         timeout = request.extensions.get("timeout", {}).get("pool")
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter, request)
         try:
-            await asyncio.wait_for(self._slots.acquire(), timeout)
-        except asyncio.TimeoutError:
-            raise httpx.PoolTimeout(
-                "every connection stayed busy for the pool timeout", request=request
-            ) from None
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._give_back(waiter.result())  # handed a connection just as it was cancelled: pass it on
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _give_back(self, pool: httpx.AsyncHTTPTransport) -> None:
+        """``pool``'s connection is free again: it goes straight to the longest-waiting request, if any (a
+        waiter that timed out or was cancelled is done, and skipped)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(pool)
+                return
+        self._free.append(pool)
 
     async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.transport.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
 
-def _free(shard: _Shard) -> int:
-    return shard.free
-
-
-def _releaser(slots: asyncio.Semaphore, shard: _Shard) -> Callable[[], None]:
-    def release() -> None:
-        shard.free += 1
-        slots.release()
-
-    return release
+def _expire(waiter: asyncio.Future[httpx.AsyncHTTPTransport], request: httpx.Request) -> None:
+    """The pool timeout of a waiting request passed before a connection was handed to it."""
+    if not waiter.done():
+        waiter.set_exception(httpx.PoolTimeout("every connection stayed busy for the pool timeout", request=request))

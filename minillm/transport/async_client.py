@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
 import attrs
 import httpx
-import tenacity
 
 from minillm.core.errors import APITimeoutError, ConfigurationError, InvalidParameterError, MiniLLMError, StreamError
 from minillm.core.flow import CompletionCall, CostLookup, cache_warmup_call
@@ -30,7 +28,6 @@ from minillm.transport._common import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PARAMS,
     DEFAULT_TIMEOUT,
-    USER_AGENT,
     IdleClock,
     client_timeout,
     map_transport_error,
@@ -40,9 +37,10 @@ from minillm.transport._common import (
     stream_timeout,
     transport_errors,
     url_parser,
+    user_agent,
 )
 from minillm.transport._network import within
-from minillm.transport._pool import ShardedAsyncTransport
+from minillm.transport._pool import ConnectionPerPoolTransport
 
 __all__ = ["AsyncClient", "AsyncCompletionStream"]
 
@@ -64,7 +62,7 @@ class AsyncClient:
     ``http_client`` injects your own ``httpx.AsyncClient`` (its proxies, certificates and hooks carry every
     request; you close it); an ``httpx2.AsyncClient`` works too. ``timeout`` is the default for requests whose
     parameters set none. ``max_connections`` bounds the connections of the pool minillm makes when no client
-    is injected (see ``minillm.transport._pool`` for why that pool is sharded).
+    is injected (see ``minillm.transport._pool`` for how that pool is kept fast).
     """
 
     def __init__(
@@ -76,8 +74,8 @@ class AsyncClient:
     ) -> None:
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
-            pool = ShardedAsyncTransport(max_connections)
-            self._http = httpx.AsyncClient(timeout=self._timeout, transport=pool, headers={"User-Agent": USER_AGENT})
+            pool = ConnectionPerPoolTransport(max_connections)
+            self._http = httpx.AsyncClient(timeout=self._timeout, transport=pool, headers={"User-Agent": user_agent()})
             self._owns_http = True
         else:
             self._timeout = client_timeout(http_client, timeout)
@@ -121,6 +119,7 @@ class AsyncClient:
             content=request.body_bytes(),
             timeout=timeout,
         )
+        del request  # httpx holds the bytes it sends: the body as JSON values need not live while the answer comes
         try:
             response = await within(timeout.read, sent, "waiting for the response")  # a whole-request deadline
         except self._errors as e:
@@ -163,14 +162,15 @@ class AsyncClient:
         """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.acomplete``)."""
         return (await self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS)))[0]
 
-    async def _retrying(self, call: CompletionCall, attempt: Callable[[], Awaitable[_T]]) -> _T:
-        """Run ``attempt`` under the call's retry policy. The first attempt is made directly, because most
-        succeed and tenacity's loop costs more than the rest of a request's work; tenacity runs the retries."""
-        try:
-            return await attempt()
-        except Exception as error:
-            wait = retry_wait(call.retry_policy, error)
-        await asyncio.sleep(wait)
+    async def _retry(self, call: CompletionCall, error: Exception, attempt: Callable[[], Awaitable[_T]]) -> _T:
+        """The retries of ``attempt`` after its first try failed with ``error``; raises ``error`` (or
+        ``MaxRetriesExceededError``) when the call's policy retries nothing more.
+
+        Callers make the first try themselves, outside tenacity: most succeed, and tenacity's loop costs more
+        than the rest of a request's own work (``bench/README.md``)."""
+        import tenacity
+
+        await asyncio.sleep(retry_wait(call.retry_policy, error))
         async for state in tenacity.AsyncRetrying(sleep=asyncio.sleep, **retry_settings(call.retry_policy, done=1)):
             with state:
                 result = await attempt()
@@ -182,7 +182,11 @@ class AsyncClient:
 
     async def _complete(self, call: CompletionCall) -> tuple[ChatNode, CompletionResponse]:
         timeout = request_timeout(self._timeout, call.timeout())
-        node, response = await self._retrying(call, lambda: self._attempt(call, timeout))
+        try:  # the first attempt, as _attempt does, written out: one coroutine less for each request in flight
+            response = call.parse_response(*await self._send(call.request(), timeout))
+            node = call.accept(response)
+        except Exception as error:
+            node, response = await self._retry(call, error, lambda: self._attempt(call, timeout))
         if call.params.cost_callback is not None:
             await _report(call.params.cost_callback, await self._resolve_cost(call, response))
         return node, response
@@ -228,7 +232,10 @@ class AsyncClient:
         """Start a stream (the start is retried per ``params``; the stream itself never is)."""
         call = CompletionCall(node, generator, params or DEFAULT_PARAMS, stream=True)
         timeout = stream_timeout(self._timeout, call.timeout())
-        response = await self._retrying(call, lambda: self._open_stream(call, timeout))
+        try:
+            response = await self._open_stream(call, timeout)
+        except Exception as error:
+            response = await self._retry(call, error, lambda: self._open_stream(call, timeout))
         return AsyncCompletionStream(self, call, response)
 
 
@@ -246,7 +253,7 @@ class AsyncCompletionStream:
         self._http_response = response
         self._raw: AsyncIterator[bytes] = response.aiter_raw()
         self._parser = call.stream_parser()
-        self._pending: deque[StreamChunk] = deque()
+        self._pending: Iterator[StreamChunk] = iter(())  # the last piece's chunks not handed out yet
         self._clock = IdleClock(call.timeout())
         self._final: CompletionResponse | None = None
         self._closed = False
@@ -255,11 +262,13 @@ class AsyncCompletionStream:
         return self
 
     async def __anext__(self) -> StreamChunk:
-        while not self._pending:
+        while True:
+            chunk = next(self._pending, None)
+            if chunk is not None:
+                return chunk
             if self._closed:
                 raise StopAsyncIteration
             await self._pull()
-        return self._pending.popleft()
 
     async def _pull(self) -> None:
         try:
@@ -278,7 +287,7 @@ class AsyncCompletionStream:
             await self._fail(e)
         if chunks:
             self._clock.event()
-            self._pending.extend(chunks)
+            self._pending = iter(chunks)
         elif self._clock.expired():
             await self._fail(APITimeoutError(f"no stream event for {self._clock.limit} s (keep-alive comments only)"))
         if self._parser.finished:

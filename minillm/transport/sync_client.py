@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
 import attrs
 import httpx
-import tenacity
 
 from minillm.core.errors import APITimeoutError, InvalidParameterError, MiniLLMError, StreamError
 from minillm.core.flow import CompletionCall, CostLookup, cache_warmup_call
@@ -30,7 +28,6 @@ from minillm.transport._common import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PARAMS,
     DEFAULT_TIMEOUT,
-    USER_AGENT,
     IdleClock,
     client_timeout,
     map_transport_error,
@@ -40,6 +37,7 @@ from minillm.transport._common import (
     stream_timeout,
     transport_errors,
     url_parser,
+    user_agent,
 )
 from minillm.transport._network import bound_sync_client, deadline
 
@@ -79,7 +77,7 @@ class SyncClient:
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
             limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-            self._http = httpx.Client(timeout=self._timeout, limits=limits, headers={"User-Agent": USER_AGENT})
+            self._http = httpx.Client(timeout=self._timeout, limits=limits, headers={"User-Agent": user_agent()})
             bound_sync_client(self._http)  # its timeout is a deadline for the whole request (see _deadline.py)
             self._owns_http = True
         else:
@@ -150,14 +148,15 @@ class SyncClient:
         """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.complete``)."""
         return self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))[0]
 
-    def _retrying(self, call: CompletionCall, attempt: Callable[[], _T]) -> _T:
-        """Run ``attempt`` under the call's retry policy. The first attempt is made directly, because most
-        succeed and tenacity's loop costs more than the rest of a request's work; tenacity runs the retries."""
-        try:
-            return attempt()
-        except Exception as error:
-            wait = retry_wait(call.retry_policy, error)
-        time.sleep(wait)
+    def _retry(self, call: CompletionCall, error: Exception, attempt: Callable[[], _T]) -> _T:
+        """The retries of ``attempt`` after its first try failed with ``error``; raises ``error`` (or
+        ``MaxRetriesExceededError``) when the call's policy retries nothing more.
+
+        Callers make the first try themselves, outside tenacity: most succeed, and tenacity's loop costs more
+        than the rest of a request's own work (``bench/README.md``)."""
+        import tenacity
+
+        time.sleep(retry_wait(call.retry_policy, error))
         for state in tenacity.Retrying(sleep=time.sleep, **retry_settings(call.retry_policy, done=1)):
             with state:
                 result = attempt()
@@ -169,7 +168,11 @@ class SyncClient:
 
     def _complete(self, call: CompletionCall) -> tuple[ChatNode, CompletionResponse]:
         timeout = request_timeout(self._timeout, call.timeout())
-        node, response = self._retrying(call, lambda: self._attempt(call, timeout))
+        try:  # the first attempt, as _attempt does, written out (as in the async twin)
+            response = call.parse_response(*self._send(call.request(), timeout))
+            node = call.accept(response)
+        except Exception as error:
+            node, response = self._retry(call, error, lambda: self._attempt(call, timeout))
         if call.params.cost_callback is not None:
             _report(call.params.cost_callback, self._resolve_cost(call, response))
         return node, response
@@ -215,7 +218,10 @@ class SyncClient:
         """Start a stream (the start is retried per ``params``; the stream itself never is)."""
         call = CompletionCall(node, generator, params or DEFAULT_PARAMS, stream=True)
         timeout = stream_timeout(self._timeout, call.timeout())
-        response = self._retrying(call, lambda: self._open_stream(call, timeout))
+        try:
+            response = self._open_stream(call, timeout)
+        except Exception as error:
+            response = self._retry(call, error, lambda: self._open_stream(call, timeout))
         return CompletionStream(self, call, response)
 
 
@@ -233,7 +239,7 @@ class CompletionStream:
         self._http_response = response
         self._raw: Iterator[bytes] = response.iter_raw()
         self._parser = call.stream_parser()
-        self._pending: deque[StreamChunk] = deque()
+        self._pending: Iterator[StreamChunk] = iter(())  # the last piece's chunks not handed out yet
         self._clock = IdleClock(call.timeout())
         self._final: CompletionResponse | None = None
         self._closed = False
@@ -242,11 +248,13 @@ class CompletionStream:
         return self
 
     def __next__(self) -> StreamChunk:
-        while not self._pending:
+        while True:
+            chunk = next(self._pending, None)
+            if chunk is not None:
+                return chunk
             if self._closed:
                 raise StopIteration
             self._pull()
-        return self._pending.popleft()
 
     def _pull(self) -> None:
         try:
@@ -262,7 +270,7 @@ class CompletionStream:
             self._fail(e)
         if chunks:
             self._clock.event()
-            self._pending.extend(chunks)
+            self._pending = iter(chunks)
         elif self._clock.expired():
             self._fail(APITimeoutError(f"no stream event for {self._clock.limit} s (keep-alive comments only)"))
         if self._parser.finished:

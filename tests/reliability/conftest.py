@@ -82,12 +82,12 @@ def busy_connections(api: API) -> int:
     """Connections of the client's pool that are checked out (neither idle nor closed).
 
     Reads httpx's and httpcore's pools (private structures, test-only): the pool minillm makes is an httpx
-    transport, or for ``AsyncClient`` a sharded one whose shards are httpx transports.
+    transport, or for ``AsyncClient`` one that keeps each connection in an httpx transport of its own.
     """
     http: Any = api.sync_client._http if api.mode == "sync" else api.async_client._http
     transport = http._transport
-    shards = getattr(transport, "_shards", None)
-    transports = [shard.transport for shard in shards] if shards is not None else [transport]
+    pools = getattr(transport, "_pools", None)
+    transports = list(pools) if pools is not None else [transport]
     busy = 0
     for item in transports:
         for connection in item._pool.connections:

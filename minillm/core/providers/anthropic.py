@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import attrs
 
 from minillm.core.errors import APIError, InvalidParameterError, MalformedResponseError, RateLimitError, ServerError
-from minillm.core.http import error_message_from_body, preview
+from minillm.core.http import error_message_from_body, loads_json_text, preview
 from minillm.core.messages import (
     AudioPart,
     ContentPart,
@@ -469,7 +469,7 @@ class AnthropicProvider:
         None for events that carry nothing (``ping``, ``content_block_stop``, unknown types, unparsable data).
         An ``error`` event raises ``APIError``."""
         try:
-            data: Any = json.loads(event.data)
+            data: Any = loads_json_text(event.data)
         except (ValueError, RecursionError):
             data = None
         if not isinstance(data, Mapping):

@@ -28,7 +28,7 @@ from minillm.core.errors import (
     RateLimitError,
     ServerError,
 )
-from minillm.core.http import preview
+from minillm.core.http import loads_json_text, preview
 from minillm.core.media import ImageData
 from minillm.core.providers.base import StreamEnd, WireRequest, join_url
 from minillm.core.response import CompletionResponse
@@ -352,14 +352,14 @@ class OpenAIDialect:
 
     def parse_response(self, data: Any) -> CompletionResponse:
         """A 2xx body as a response (reference §10.1, response parse steps 1-8)."""
-        if not isinstance(data, Mapping):
+        if not isinstance(data, (dict, Mapping)):
             raise MalformedResponseError(
                 f"expected a JSON object with 'choices' from the provider, got: {_json_preview(data)}"
             )
         _raise_error_object(data)
         choice = _first_choice(data)
         message = choice.get("message")
-        if not isinstance(message, Mapping):
+        if not isinstance(message, (dict, Mapping)):
             raise MalformedResponseError(
                 f"the response has no choices[0].message, so there is no reply to read: {_json_preview(data)}"
             )
@@ -381,21 +381,25 @@ class OpenAIDialect:
         if event.data.strip() == "[DONE]":
             return StreamEnd()
         try:
-            data = json.loads(event.data)
+            data = loads_json_text(event.data)
         except (ValueError, RecursionError):
             return None
-        if not isinstance(data, dict):  # json.loads makes a dict of every JSON object
+        if not isinstance(data, dict):  # JSON makes a dict of every object
             return None
-        _raise_error_object(data)
+        if "error" in data:
+            _raise_error_object(data)
         choice = _first_choice(data)
         delta = _mapping(choice.get("delta"))
         content = delta.get("content")
+        usage = data.get("usage")
+        tool_calls = delta.get("tool_calls")
         chunk = StreamChunk(
             delta=content if isinstance(content, str) else "",
             id=_nonempty_str(data.get("id")),
             finish_reason=_nonempty_str(choice.get("finish_reason")),
-            usage=self.parse_usage(data.get("usage")),
-            tool_calls=_parse_tool_deltas(delta.get("tool_calls")),
+            # Most chunks carry neither: their parsers are only called when there is something to parse.
+            usage=None if usage is None else self.parse_usage(usage),
+            tool_calls=None if tool_calls is None else _parse_tool_deltas(tool_calls),
         )
         return None if chunk.is_empty() else chunk
 
