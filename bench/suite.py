@@ -84,7 +84,7 @@ class Sizes:
         self.smoke = smoke
         self.trials = trials or (1 if smoke else 5)
         self.heavy_trials = trials or (1 if smoke else 3)  # the concurrent workloads
-        self.import_runs = 1 if smoke else 9
+        self.import_runs = 1 if smoke else 7
         self.requests = 30 if smoke else 1000
         self.chunks = 100 if smoke else 5000
         self.burst = 20 if smoke else 500
@@ -180,8 +180,16 @@ def _import_times(statements: dict[str, str], runs: int) -> dict[str, float]:
 # Printing
 
 
+_SECTION_STARTED = [time.perf_counter()]
+
+
 def _title(text: str) -> None:
     print(f"\n{text}\n" + "-" * len(text), flush=True)
+    _SECTION_STARTED[0] = time.perf_counter()
+
+
+def _took() -> None:
+    print(f"  ({time.perf_counter() - _SECTION_STARTED[0]:.0f} s)", flush=True)
 
 
 def _table(
@@ -219,6 +227,7 @@ def _table(
 def imports_section(sizes: Sizes, results: dict[str, Any]) -> None:
     _title(f"Import time (ms, median of {sizes.import_runs} fresh interpreters)")
     print("  'over bare' subtracts the bare interpreter's start; the ratio is against httpx's")
+    started = time.perf_counter()
     rows = (
         ("import the package", IMPORTS),
         ("import what a blocking program uses, and make a client", READY),
@@ -239,6 +248,7 @@ def imports_section(sizes: Sizes, results: dict[str, Any]) -> None:
             floor = times[FLOOR] - bare
             print(f"    {name:18}{ms:10.1f}   over bare {over:8.1f}  ({over / floor:5.2f}x httpx)")
         results[f"imports/{label}"] = times
+    print(f"  ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
 def requests_section(sizes: Sizes, server: Server, cpu: int | None, results: dict[str, Any]) -> None:
@@ -265,6 +275,7 @@ def requests_section(sizes: Sizes, server: Server, cpu: int | None, results: dic
             share = f"{ours / theirs:.2f} of {peer}'s" if theirs > 0 else "n/a"
             print(f"  time over the floor, {key[:-3]:5}: {mine} {ours:6.0f} us, {peer} {theirs:6.0f} us ({share})")
     results["requests"] = figures
+    _took()
 
 
 def stream_section(sizes: Sizes, server: Server, cpu: int | None, results: dict[str, Any]) -> None:
@@ -276,6 +287,7 @@ def stream_section(sizes: Sizes, server: Server, cpu: int | None, results: dict[
     columns = [("sync_chunks_per_s", "blocking chunks/s", ",.0f"), ("async_chunks_per_s", "async chunks/s", ",.0f")]
     _table(figures, columns, higher_is_better=True, versus={"minillm": "openai", "minillm-anthropic": "anthropic"})
     results["stream"] = figures
+    _took()
 
 
 def concurrency_section(sizes: Sizes, server: Server, cpu: int | None, results: dict[str, Any]) -> None:
@@ -291,6 +303,7 @@ def concurrency_section(sizes: Sizes, server: Server, cpu: int | None, results: 
     columns = [("cold_s", "cold burst s", ".2f"), ("warm_s", "warm burst s", ".2f"), ("peak_mb", "peak MB", ".1f")]
     _table(figures, columns, higher_is_better=False, versus=versus)
     results["burst"] = figures
+    _took()
 
     for pace in (0, PACE_MS):
         how = f"one chunk every {pace} ms" if pace else "each body written at once"
@@ -307,6 +320,7 @@ def concurrency_section(sizes: Sizes, server: Server, cpu: int | None, results: 
         columns = [("wall_s", "wall s", ".2f"), ("cpu_s", "client CPU s", ".2f"), ("peak_mb", "peak MB", ".1f")]
         _table(figures, columns, higher_is_better=False, versus=versus)
         results["streams" if not pace else "paced streams"] = figures
+        _took()
 
 
 def sse_section(sizes: Sizes, results: dict[str, Any]) -> None:
@@ -329,6 +343,7 @@ def sse_section(sizes: Sizes, results: dict[str, Any]) -> None:
         for name, rate in figures.items():
             print(f"    {name:18}{rate:12,.0f}   minillm {figures['minillm'] / rate:6.2f}x")
     results["sse"] = {"huge": {k: v[0] for k, v in huge.items()}, "small": small}
+    _took()
 
 
 _TREE = """
@@ -387,6 +402,7 @@ def tree_section(sizes: Sizes, results: dict[str, Any]) -> None:
     for key, label in labels.items():
         print(f"  {label:45}{figures[key] * 1000:10.1f} ms")
     print(f"  {'saved file':45}{figures['file_mb']:10.1f} MB")
+    _took()
     results["tree"] = figures
 
 

@@ -32,6 +32,7 @@ from minillm import (
     SyncClient,
 )
 from minillm.core.http import decode_json_body, loads_json_text
+from minillm.core.sse import ServerSentEvent, SSEDecoder
 from minillm.testing import MockLLMServer, Reply
 from tests.conftest import API
 
@@ -96,6 +97,44 @@ def test_decode_json_body_reads_every_encoding_json_loads_reads(body: bytes) -> 
 def test_decode_json_body_refuses_what_json_loads_refuses(body: bytes) -> None:
     with pytest.raises(MalformedResponseError):
         decode_json_body(body)
+
+
+# ----- the SSE decoder's fast path --------------------------------------------------------------------
+
+sse_lines = st.lists(
+    st.one_of(
+        st.builds(lambda v: f"data: {v}", st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=8)),
+        st.builds(lambda v: f"data:{v}", st.text(alphabet="ab :", max_size=4)),
+        st.sampled_from(["event: delta", "id: 7", "retry: 50", ": comment", "data", ""]),
+    ),
+    max_size=12,
+)
+
+
+def _events_of(pieces: list[bytes]) -> list[tuple[str, str, str | None, int | None]]:
+    decoder = SSEDecoder()
+    out = [e for piece in pieces for e in decoder.feed(piece)] + decoder.finish()
+    return [(e.event, e.data, e.id, e.retry) for e in out]
+
+
+@given(sse_lines, st.sampled_from(["\n", "\r\n"]))
+def test_whole_events_decode_as_byte_by_byte(lines: list[str], newline: str) -> None:
+    # Whole events in one piece each take the fast path when they are a lone "data: " line; one byte at a
+    # time never does. Both must give the same events.
+    blocks = newline.join(lines).split(newline + newline) if lines else []
+    pieces = [(block + newline + newline).encode() for block in blocks]
+    body = b"".join(pieces)
+    assert _events_of(pieces) == _events_of([body[i : i + 1] for i in range(len(body))])
+
+
+def test_the_fast_path_keeps_the_event_type_id_and_retry_set_before_it() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: first\n\n") == [ServerSentEvent("message", "first")]  # the first piece: BOM check
+    assert decoder.feed(b"event: delta\nid: 9\nretry: 5\n") == []
+    (event,) = decoder.feed(b"data: x\n\n")
+    assert (event.event, event.data, event.id, event.retry) == ("delta", "x", "9", 5)
+    (event,) = decoder.feed(b"data: y\n\n")
+    assert (event.event, event.data, event.id, event.retry) == ("message", "y", "9", None)
 
 
 # ----- the first attempt outside tenacity ------------------------------------------------------------

@@ -101,6 +101,19 @@ class SSEDecoder:
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
         """Take the next piece of the body and return the events it completed (often none)."""
+        if (
+            data.startswith(b"data: ")
+            and data.endswith(b"\n\n")
+            and not self._pending
+            and not self._data
+            and not self._skip_lf
+            and not self._at_start
+            and data.count(_LF) == 2
+            and _CR not in data
+        ):
+            # The usual piece of a completion stream, one whole event of one data line with nothing before
+            # it: what the general path below would do, without splitting lines.
+            return [self._event(data[6:-2].decode("utf-8", "replace"))]
         if not data:
             return []
         if self._skip_lf:
@@ -189,13 +202,21 @@ class SSEDecoder:
                 self._reconnection_time = retry
 
     def _dispatch(self) -> ServerSentEvent | None:
-        # WHATWG dispatch: the last event ID is updated first, even for a block that carries no data.
-        self._last_event_id = self._id_buffer
-        data, event_type, retry = self._data, self._event_type, self._retry
-        self._data, self._event_type, self._retry = [], "", None
+        data = self._data
         if not data:
+            # WHATWG dispatch: the last event ID is updated even for a block that carries no data.
+            self._last_event_id = self._id_buffer
+            self._event_type, self._retry = "", None
             return None
-        return ServerSentEvent(event_type or "message", "\n".join(data), self._id_buffer, retry)
+        self._data = []
+        return self._event("\n".join(data))
+
+    def _event(self, data: str) -> ServerSentEvent:
+        """Dispatch the event being read, with ``data`` (its data lines joined), and start the next one."""
+        self._last_event_id = self._id_buffer  # updated first (WHATWG), kept across events
+        event = ServerSentEvent(self._event_type or "message", data, self._id_buffer, self._retry)
+        self._event_type, self._retry = "", None
+        return event
 
 
 def _parse_retry(value: str) -> int | None:

@@ -33,7 +33,7 @@ import contextvars
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 import httpcore
@@ -48,17 +48,25 @@ _T = TypeVar("_T")
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("minillm_deadline", default=None)
 
 
-@contextlib.contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Bound the blocking requests made inside the block to ``seconds`` in all (None: no bound)."""
-    if seconds is None:
-        yield
-        return
-    token = _deadline.set(time.monotonic() + seconds)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
+class deadline:  # lower case: it reads as a function, ``with deadline(seconds):``
+    """Bound the blocking requests made inside the block to ``seconds`` in all (None: no bound).
+
+    A class rather than a ``contextlib.contextmanager`` generator: it wraps every request, and this costs a
+    third as much."""
+
+    __slots__ = ("_seconds", "_token")
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._token: contextvars.Token[float | None] | None = None
+
+    def __enter__(self) -> None:
+        if self._seconds is not None:
+            self._token = _deadline.set(time.monotonic() + self._seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _deadline.reset(self._token)
 
 
 def _clamp(timeout: float | None, expired: type[Exception]) -> float | None:

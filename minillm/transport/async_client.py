@@ -262,36 +262,36 @@ class AsyncCompletionStream:
         return self
 
     async def __anext__(self) -> StreamChunk:
+        # The chunks of the last piece read, else the next piece, read and parsed here rather than in helper
+        # coroutines: this runs once per chunk.
         while True:
             chunk = next(self._pending, None)
             if chunk is not None:
                 return chunk
             if self._closed:
                 raise StopAsyncIteration
-            await self._pull()
-
-    async def _pull(self) -> None:
-        try:
-            data = await self._raw.__anext__()
-        except StopAsyncIteration:
-            await self._end()
-            return
-        except self._client._errors as e:
-            await self._fail(map_transport_error(e, "reading the stream"))
-        except asyncio.CancelledError:
-            await self.aclose()
-            raise
-        try:
-            chunks = self._parser.feed(data)
-        except StreamError as e:
-            await self._fail(e)
-        if chunks:
-            self._clock.event()
-            self._pending = iter(chunks)
-        elif self._clock.expired():
-            await self._fail(APITimeoutError(f"no stream event for {self._clock.limit} s (keep-alive comments only)"))
-        if self._parser.finished:
-            await self._end()
+            try:
+                data = await self._raw.__anext__()
+            except StopAsyncIteration:
+                await self._end()
+                continue
+            except self._client._errors as e:
+                await self._fail(map_transport_error(e, "reading the stream"))
+            except asyncio.CancelledError:
+                await self.aclose()
+                raise
+            try:
+                chunks = self._parser.feed(data)
+            except StreamError as e:
+                await self._fail(e)
+            if chunks:
+                self._clock.event()
+                self._pending = iter(chunks)
+            elif self._clock.expired():
+                silence = f"no stream event for {self._clock.limit} s (keep-alive comments only)"
+                await self._fail(APITimeoutError(silence))
+            if self._parser.finished:
+                await self._end()
 
     async def _end(self) -> None:
         try:

@@ -248,33 +248,32 @@ class CompletionStream:
         return self
 
     def __next__(self) -> StreamChunk:
+        # The chunks of the last piece read, else the next piece, read and parsed here (as in the async twin).
         while True:
             chunk = next(self._pending, None)
             if chunk is not None:
                 return chunk
             if self._closed:
                 raise StopIteration
-            self._pull()
-
-    def _pull(self) -> None:
-        try:
-            data = next(self._raw)
-        except StopIteration:
-            self._end()
-            return
-        except self._client._errors as e:
-            self._fail(map_transport_error(e, "reading the stream"))
-        try:
-            chunks = self._parser.feed(data)
-        except StreamError as e:
-            self._fail(e)
-        if chunks:
-            self._clock.event()
-            self._pending = iter(chunks)
-        elif self._clock.expired():
-            self._fail(APITimeoutError(f"no stream event for {self._clock.limit} s (keep-alive comments only)"))
-        if self._parser.finished:
-            self._end()
+            try:
+                data = next(self._raw)
+            except StopIteration:
+                self._end()
+                continue
+            except self._client._errors as e:
+                self._fail(map_transport_error(e, "reading the stream"))
+            try:
+                chunks = self._parser.feed(data)
+            except StreamError as e:
+                self._fail(e)
+            if chunks:
+                self._clock.event()
+                self._pending = iter(chunks)
+            elif self._clock.expired():
+                silence = f"no stream event for {self._clock.limit} s (keep-alive comments only)"
+                self._fail(APITimeoutError(silence))
+            if self._parser.finished:
+                self._end()
 
     def _end(self) -> None:
         try:
