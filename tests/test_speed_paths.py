@@ -397,26 +397,4 @@ def test_what_only_some_paths_need_is_not_loaded_with_minillm() -> None:
     assert _fresh(code) == []
 
 
-def test_each_lazy_name_is_defined_where_the_map_says() -> None:
-    import importlib
-
-    import minillm
-    from minillm import _lazy
-    from minillm.core import errors
-
-    for name, module in _lazy.LAZY_NAMES.items():
-        assert hasattr(importlib.import_module(module), name), (name, module)
-    exported = set(_lazy.LAZY_NAMES) | {n for n in minillm.__all__ if hasattr(errors, n)}
-    assert exported == set(minillm.__all__)  # a new public name needs its line in minillm._lazy
-
-
-def test_lazy_loading_registers_the_transport() -> None:
-    code = (
-        "import json, sys\n"
-        "from minillm import _lazy\n"
-        "namespace = {}\n"
-        "node = _lazy.load('ChatNode', namespace)\n"
-        "from minillm.core import seam\n"
-        "print(json.dumps(sorted(seam._factories)))\n"
-    )
-    assert _fresh(code) == ["async", "sync"]
+# The lazily loaded public names themselves: tests/test_import_cost.py.

@@ -1,8 +1,9 @@
 """Where the tree meets the network, without the core importing a transport.
 
 ``ChatNode``'s network methods take an explicit ``client=``; without one they ask this module for the
-default client. The transport package registers its default-client factories here when ``minillm`` is
-imported, so the core never imports the transport (imports run one way: transport → core).
+default client. The transport package registers its default-client factories here when it is imported,
+so the core never imports the transport (imports run one way: transport → core). ``minillm`` loads the
+transport lazily, so the package registers a loader here too: the first default-client lookup runs it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "SyncTransport",
     "async_client",
     "register_default_clients",
+    "register_transport_loader",
     "sync_client",
 ]
 
@@ -117,6 +119,7 @@ class AsyncTransport(Protocol):
 
 
 _factories: dict[str, Callable[[], Any]] = {}
+_transport_loader: Callable[[], object] | None = None
 
 
 def register_default_clients(sync: Callable[[], SyncTransport], async_: Callable[[], AsyncTransport]) -> None:
@@ -125,7 +128,16 @@ def register_default_clients(sync: Callable[[], SyncTransport], async_: Callable
     _factories["async"] = async_
 
 
+def register_transport_loader(load: Callable[[], object]) -> None:
+    """Called once by the ``minillm`` package: how to load the transport (which then registers its default
+    clients) when a default client is first wanted, so that importing minillm need not load httpx."""
+    global _transport_loader
+    _transport_loader = load
+
+
 def _factory(kind: str) -> Callable[[], Any]:
+    if kind not in _factories and _transport_loader is not None:
+        _transport_loader()
     try:
         return _factories[kind]
     except KeyError:

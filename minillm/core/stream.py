@@ -317,11 +317,12 @@ class StreamParser:
 
     def _take(self, events: list[ServerSentEvent]) -> list[StreamChunk]:
         out: list[StreamChunk] = []
+        acc, parse = self._acc, self._provider.parse_stream_event
         for event in events:
-            if self._acc.finished:
+            if acc.finished:
                 break
             try:
-                item = self._provider.parse_stream_event(event)
+                item = parse(event)
             except APIError as e:
                 self._error = StreamError(
                     f"the provider reported an error in the stream (status {e.status_code}): {e.message}; "
@@ -331,7 +332,7 @@ class StreamParser:
                 raise self._error from e
             if item is None:
                 continue
-            self._acc.ingest(item)
+            acc.ingest(item)
             if isinstance(item, StreamChunk) and not item.is_empty():
                 out.append(item)
         return out

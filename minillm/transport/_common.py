@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from minillm._version import __version__
 from minillm.core.errors import APIConnectionError, APITimeoutError, MiniLLMError
 from minillm.core.params import NodeCompletionParameters
 from minillm.core.retry import RetryPolicy, give_up, is_retryable
@@ -37,15 +38,9 @@ __all__ = [
     "user_agent",
 ]
 
-@functools.cache
 def user_agent() -> str:
     """``minillm/<version>``, the ``User-Agent`` of the clients minillm makes."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"minillm/{version('minillm-sdk')}"
-    except PackageNotFoundError:
-        return "minillm/0"
+    return f"minillm/{__version__}"
 
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
@@ -266,6 +267,9 @@ def _nonempty_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+_NOTHING: Mapping[str, Any] = MappingProxyType({})  # what an absent or malformed JSON object reads as
+
+
 def _first_choice(data: Mapping[str, Any]) -> Mapping[str, Any]:
     choices = data.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], (dict, Mapping)):
@@ -378,18 +382,22 @@ class OpenAIDialect:
     def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
         """One event's ``data``: ``[DONE]`` ends the stream, non-JSON and empty chunks are skipped, an error
         object raises."""
-        if event.data.strip() == "[DONE]":
+        text = event.data
+        if text[:1] != "{" and text.strip() == "[DONE]":  # a chunk starts with "{": no copy to strip it
             return StreamEnd()
         try:
-            data = loads_json_text(event.data)
+            data = loads_json_text(text)
         except (ValueError, RecursionError):
             return None
         if not isinstance(data, dict):  # JSON makes a dict of every object
             return None
         if "error" in data:
             _raise_error_object(data)
-        choice = _first_choice(data)
-        delta = _mapping(choice.get("delta"))
+        choices = data.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else _NOTHING
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            delta = _NOTHING
         content = delta.get("content")
         usage = data.get("usage")
         tool_calls = delta.get("tool_calls")
