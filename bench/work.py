@@ -30,6 +30,7 @@ import gc
 import json
 import os
 import resource
+import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,7 @@ __all__ = ["main"]
 PROMPT = [{"role": "user", "content": "hi"}]
 TEXT = "Hello! How can I help you today?"
 TOKEN = "tok "
+FLOOR = "httpx"  # the floor every contender is compared with
 CONNECTIONS = 100  # the bare clients get minillm's default pool size, so all use the same number of sockets
 
 # ----------------------------------------------------------------------------------------------------------
@@ -55,7 +57,25 @@ def _rss_bytes() -> int:
         return 0
 
 
+def _reset_peak() -> None:
+    """Start the peak resident set size afresh from now (Linux: ``clear_refs``), so the peak a workload
+    reports is its own, not the import's or an earlier workload's. Elsewhere the lifetime peak stays."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def _peak_rss_bytes() -> int:
+    """The peak resident set size since ``_reset_peak`` (Linux ``VmHWM``), else the lifetime peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
@@ -377,11 +397,85 @@ def stream_workload(contender: str, url: str, chunks: int) -> dict[str, float]:
     return {"sync_chunks_per_s": sync_rate, "async_chunks_per_s": asyncio.run(run())}
 
 
+def paired_workload(contender: str, url: str, n: int, chunks: int, rounds: int) -> dict[str, float]:
+    """The floor and ``contender`` in ONE process, in alternating blocks (floor, contender, floor, ...):
+    per-request time over ``n`` requests and chunks per second over ``rounds`` streams of ``chunks``, blocking
+    and async. Each figure is the median over the rounds of the contender's block against the floor block
+    just before it, so a machine that speeds up or slows down during the run moves both alike. (The separate
+    processes of the other workloads keep each contender's imports apart; this one only compares minillm with
+    the httpx it runs on, which it imports anyway.)"""
+    block = max(n // rounds, 1)
+
+    def ratios(times: list[tuple[float, float]]) -> float:
+        return statistics.median(mine / floor for floor, mine in times)
+
+    floor_one, floor_stream = floor_sync(FLOOR, url)
+    one, stream = sync_pair(contender, url)
+    for _ in range(max(block // 2, 5)):
+        _check(floor_one())
+        _check(one())
+    floor_stream(10)
+    stream(10)
+    sync_requests, sync_streams = [], []
+    for _ in range(rounds):
+        pair = []
+        for fn in (floor_one, one):
+            started = time.perf_counter()
+            for _ in range(block):
+                _check(fn())
+            pair.append(time.perf_counter() - started)
+        sync_requests.append((pair[0], pair[1]))
+        pair = []
+        for fn_stream in (floor_stream, stream):
+            started = time.perf_counter()
+            if fn_stream(chunks) != chunks:
+                raise SystemExit("a stream lost chunks")
+            pair.append(time.perf_counter() - started)
+        sync_streams.append((pair[0], pair[1]))
+
+    async def run() -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        afloor_one, afloor_stream = floor_async(FLOOR, url)
+        aone, astream = async_pair(contender, url)
+        for _ in range(max(block // 2, 5)):
+            _check(await afloor_one())
+            _check(await aone())
+        await afloor_stream(10)
+        await astream(10)
+        requests, streams = [], []
+        for _ in range(rounds):
+            pair = []
+            for fn in (afloor_one, aone):
+                started = time.perf_counter()
+                for _ in range(block):
+                    _check(await fn())
+                pair.append(time.perf_counter() - started)
+            requests.append((pair[0], pair[1]))
+            pair = []
+            for fn_stream in (afloor_stream, astream):
+                started = time.perf_counter()
+                if await fn_stream(chunks) != chunks:
+                    raise SystemExit("a stream lost chunks")
+                pair.append(time.perf_counter() - started)
+            streams.append((pair[0], pair[1]))
+        return requests, streams
+
+    async_requests, async_streams = asyncio.run(run())
+    # Time ratios: for requests, the contender's time over the floor's; for streams, the floor's time over
+    # the contender's, which is the contender's chunks per second over the floor's.
+    return {
+        "sync_request_ratio": ratios(sync_requests),
+        "async_request_ratio": ratios(async_requests),
+        "sync_stream_ratio": 1 / ratios(sync_streams),
+        "async_stream_ratio": 1 / ratios(async_streams),
+    }
+
+
 def burst_workload(contender: str, url: str, concurrency: int) -> dict[str, float]:
     async def run() -> dict[str, float]:
         one, _ = async_pair(contender, url)
         _check(await one())
         gc.collect()
+        _reset_peak()
         before = _rss_bytes()
         walls = []
         for _ in range(2):
@@ -401,6 +495,7 @@ def streams_workload(contender: str, url: str, concurrency: int, chunks: int, pa
         _, stream = async_pair(contender, url)
         await stream(10)
         gc.collect()
+        _reset_peak()
         before = _rss_bytes()
         # The model name carries the pace to the server (see bench/server.py); stream() puts it after "-chunks-".
         length: Any = f"{chunks}-pace-{pace}" if pace else chunks
@@ -416,13 +511,14 @@ def streams_workload(contender: str, url: str, concurrency: int, chunks: int, pa
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workload", choices=["requests", "stream", "burst", "streams"])
+    parser.add_argument("workload", choices=["requests", "stream", "burst", "streams", "paired"])
     parser.add_argument("contender")
     parser.add_argument("url")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--chunks", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=500)
     parser.add_argument("--pace", type=int, default=0, help="streams: milliseconds between chunks (0: none)")
+    parser.add_argument("--rounds", type=int, default=10, help="paired: blocks of each contender")
     parser.add_argument("--cpu", type=int, default=None)
     args = parser.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
@@ -431,6 +527,8 @@ def main(argv: list[str] | None = None) -> None:
         result = requests_workload(args.contender, args.url, args.n)
     elif args.workload == "stream":
         result = stream_workload(args.contender, args.url, args.chunks)
+    elif args.workload == "paired":
+        result = paired_workload(args.contender, args.url, args.n, args.chunks, args.rounds)
     elif args.workload == "burst":
         result = burst_workload(args.contender, args.url, args.concurrency)
     else:

@@ -200,8 +200,7 @@ class CompletionCall:
         """The response for an HTTP answer, or the typed error it stands for."""
         if not 200 <= status < 300:
             raise api_error(status, headers, body)
-        response = self.generator.provider.parse_response(decode_json_body(body))
-        return attrs.evolve(response, headers=headers)
+        return self.generator.provider.parse_response(decode_json_body(body))._with_headers(headers)
 
     def stream_started(self, status: int, headers: Mapping[str, str]) -> bool:
         """Whether a streamed answer can be handed to the caller: a 2xx that is not a document (an HTML

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -16,8 +16,36 @@ if TYPE_CHECKING:
 __all__ = ["CompletionResponse"]
 
 
+class _Headers(Mapping[str, str]):
+    """A response's HTTP headers under lower-case names, read from the transport's own mapping only when
+    first used: most programs never look at them, and a provider sends twenty or more with every reply."""
+
+    __slots__ = ("_lowered", "_source")
+
+    def __init__(self, source: Mapping[str, str]) -> None:
+        self._source = source
+        self._lowered: dict[str, str] | None = None
+
+    def _dict(self) -> dict[str, str]:
+        if self._lowered is None:
+            self._lowered = {k.lower(): v for k, v in self._source.items()}
+        return self._lowered
+
+    def __getitem__(self, name: str) -> str:
+        return self._dict()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return repr(self._dict())
+
+
 def _lower_keys(headers: Mapping[str, str]) -> Mapping[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
+    return headers if isinstance(headers, _Headers) else _Headers(headers)
 
 
 def _to_tuple(value: Iterable[Any] | None) -> tuple[Any, ...]:
@@ -40,6 +68,12 @@ class CompletionResponse:
     tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tuple)
     headers: Mapping[str, str] = attrs.field(factory=dict, converter=_lower_keys)
     media: tuple[Media, ...] = attrs.field(default=(), converter=_to_tuple)
+
+    def _with_headers(self, headers: Mapping[str, str]) -> CompletionResponse:
+        # attrs.evolve, written out: it runs once per request, and evolve's generic copy costs three times this.
+        return CompletionResponse(
+            self.id, self.model, self.content, self.finish_reason, self.usage, self.tool_calls, headers, self.media
+        )
 
     def is_complete(self) -> bool:
         """True when the model stopped on its own (``finish_reason == "stop"``)."""
