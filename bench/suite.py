@@ -2,7 +2,7 @@
 
 Run (from the repository root, with the ``bench`` extra installed)::
 
-    python bench/suite.py                     # the full run, about 8 minutes on 2 cores
+    python bench/suite.py                     # the full run, about 9 minutes on 2 cores
     python bench/suite.py --smoke             # seconds: every workload, tiny sizes, minillm and the floor only
     python bench/suite.py --only requests,stream --trials 7 --json figures.json
 
@@ -13,6 +13,8 @@ median of several trials, each trial in a fresh interpreter (``bench/work.py``):
 - import time (fresh interpreters; the bare interpreter's start subtracted);
 - per-request time, sequential non-streaming requests on one kept-alive client, blocking and async;
 - streaming chunks per second on one long stream, blocking and async;
+- the same two against bare httpx *paired*: both in one process, in alternating blocks, the ratio taken
+  block by block (the goals use these: a drifting machine moves both sides alike);
 - a burst of 500 concurrent async requests, twice on the same client (cold, warm): wall time, peak memory;
 - 200 concurrent streams, the server writing each body at once, and again paced like a model (one chunk
   every 20 ms): wall time, the client's CPU time, peak memory;
@@ -85,8 +87,9 @@ class Sizes:
         self.trials = trials or (1 if smoke else 5)
         self.heavy_trials = trials or (1 if smoke else 3)  # the concurrent workloads
         self.import_runs = 1 if smoke else 5
-        self.requests = 30 if smoke else 1000
+        self.requests = 30 if smoke else 500
         self.rounds = 2 if smoke else 10  # paired: alternating blocks of each contender per process
+        self.paired_requests = 30 if smoke else 1000
         self.paired_chunks = 100 if smoke else 2000
         self.chunks = 100 if smoke else 5000
         self.burst = 20 if smoke else 500
@@ -297,8 +300,8 @@ def paired_section(sizes: Sizes, server: Server, cpu: int | None, results: dict[
     print("  the goals below use these: both share each moment of the machine, so its drift cancels out")
     runs = []
     for trial in range(sizes.trials):
-        args = ["paired", "minillm", server.url, "--n", str(sizes.requests), "--chunks", str(sizes.paired_chunks)]
-        runs.append(_work([*args, "--rounds", str(sizes.rounds)], cpu))
+        args = ["paired", "minillm", server.url, "--n", str(sizes.paired_requests), "--rounds", str(sizes.rounds)]
+        runs.append(_work([*args, "--chunks", str(sizes.paired_chunks)], cpu))
         print(f"  trial {trial + 1}/{sizes.trials} done", file=sys.stderr, flush=True)
     figures = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     labels = {

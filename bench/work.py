@@ -9,6 +9,9 @@ Workloads (all against ``bench/server.py``; every reply is checked, so nothing f
 - ``requests``: sequential non-streaming requests on one kept-alive client, blocking then async;
   microseconds per request (after a warm-up).
 - ``stream``: one long stream of ``--chunks`` text chunks, blocking then async; chunks per second.
+- ``paired``: bare httpx and the contender in this one process, in ``--rounds`` alternating blocks:
+  per-request time over ``--n`` requests and chunks per second over streams of ``--chunks``, each as
+  the median of the block-by-block ratios to the floor.
 - ``burst``: ``--concurrency`` concurrent async requests, twice on the same client (cold, then warm);
   wall time of each and the peak memory growth.
 - ``streams``: ``--concurrency`` concurrent async streams of ``--chunks`` chunks; wall time, the client's CPU
