@@ -488,7 +488,8 @@ def burst_workload(contender: str, url: str, concurrency: int) -> dict[str, floa
             for text in texts:
                 _check(text)
             del texts
-        return {"cold_s": walls[0], "warm_s": walls[1], "peak_mb": (_peak_rss_bytes() - before) / 2**20}
+        peak_mb = (_peak_rss_bytes() - before) / 2**20
+        return {"cold_s": walls[0], "warm_s": walls[1], "warm_over_cold": walls[1] / walls[0], "peak_mb": peak_mb}
 
     return asyncio.run(run())
 
