@@ -85,9 +85,8 @@ class Sizes:
     def __init__(self, smoke: bool, trials: int | None) -> None:
         self.smoke = smoke
         self.trials = trials or (1 if smoke else 5)
-        self.heavy_trials = trials or (1 if smoke else 3)  # the concurrent workloads
-        self.burst_trials = trials or (1 if smoke else 5)  # cold against warm needs more than three
-        self.import_runs = 1 if smoke else 5
+        self.heavy_trials = trials or (1 if smoke else 3)  # the tables no goal depends on alone
+        self.import_runs = 1 if smoke else 3
         self.requests = 30 if smoke else 500
         self.rounds = 2 if smoke else 10  # paired: alternating blocks of each contender per process
         self.paired_requests = 30 if smoke else 1000
@@ -259,11 +258,10 @@ def imports_section(sizes: Sizes, results: dict[str, Any]) -> None:
 
 def requests_section(sizes: Sizes, server: Server, cpu: int | None, results: dict[str, Any]) -> None:
     contenders = _contenders(SEQUENTIAL, sizes)
-    _title(
-        f"{sizes.requests:,} sequential requests on one kept-alive client (us per request, median of {sizes.trials})"
-    )
+    trials = sizes.heavy_trials
+    _title(f"{sizes.requests:,} sequential requests on one kept-alive client (us per request, median of {trials})")
     figures = _interleaved(
-        contenders, sizes.trials, lambda c: _work(["requests", c, server.url, "--n", str(sizes.requests)], cpu)
+        contenders, sizes.heavy_trials, lambda c: _work(["requests", c, server.url, "--n", str(sizes.requests)], cpu)
     )
     columns = [
         ("sync_us", "blocking us", ".0f"),
@@ -286,9 +284,9 @@ def requests_section(sizes: Sizes, server: Server, cpu: int | None, results: dic
 
 def stream_section(sizes: Sizes, server: Server, cpu: int | None, results: dict[str, Any]) -> None:
     contenders = _contenders(SEQUENTIAL, sizes)
-    _title(f"One long stream of {sizes.chunks:,} chunks (chunks per second, median of {sizes.trials})")
+    _title(f"One long stream of {sizes.chunks:,} chunks (chunks per second, median of {sizes.heavy_trials})")
     figures = _interleaved(
-        contenders, sizes.trials, lambda c: _work(["stream", c, server.url, "--chunks", str(sizes.chunks)], cpu)
+        contenders, sizes.heavy_trials, lambda c: _work(["stream", c, server.url, "--chunks", str(sizes.chunks)], cpu)
     )
     columns = [("sync_chunks_per_s", "blocking chunks/s", ",.0f"), ("async_chunks_per_s", "async chunks/s", ",.0f")]
     _table(figures, columns, higher_is_better=True, versus={"minillm": "openai", "minillm-anthropic": "anthropic"})
@@ -321,11 +319,11 @@ def paired_section(sizes: Sizes, server: Server, cpu: int | None, results: dict[
 def concurrency_section(sizes: Sizes, server: Server, cpu: int | None, results: dict[str, Any]) -> None:
     contenders = _contenders(CONCURRENT, sizes)
     versus = {"minillm": "openai", "minillm-httpx2": "httpx2"}
-    _title(f"{sizes.burst} concurrent async requests, twice on one client (median of {sizes.burst_trials})")
+    _title(f"{sizes.burst} concurrent async requests, twice on one client (median of {sizes.heavy_trials})")
     print("  the bare clients have 100 connections, as minillm by default; the SDKs keep their own defaults")
     figures = _interleaved(
         contenders,
-        sizes.burst_trials,
+        sizes.heavy_trials,
         lambda c: _work(["burst", c, server.url, "--concurrency", str(sizes.burst)], cpu),
     )
     columns = [("cold_s", "cold burst s", ".2f"), ("warm_s", "warm burst s", ".2f"), ("peak_mb", "peak MB", ".1f")]

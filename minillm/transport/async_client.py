@@ -136,6 +136,7 @@ class AsyncClient:
             content=request.body_bytes(),
             timeout=timeout,
         )
+        del request  # as in _send: httpx holds the bytes; the body as JSON values need not live on
         # The idle bound also bounds the wait for the whole head.
         return await within(timeout.read, self._start_stream(call, built), "starting the stream")
 
