@@ -2,7 +2,7 @@
 
 Run (from the repository root, with the ``bench`` extra installed)::
 
-    python bench/suite.py                     # the full run, about 9 minutes on 2 cores
+    python bench/suite.py                     # the full run, about 8 minutes on 2 cores
     python bench/suite.py --smoke             # seconds: every workload, tiny sizes, minillm and the floor only
     python bench/suite.py --only requests,stream --trials 7 --json figures.json
 
