@@ -318,8 +318,9 @@ class StreamParser:
     def _take(self, events: list[ServerSentEvent]) -> list[StreamChunk]:
         out: list[StreamChunk] = []
         acc, parse = self._acc, self._provider.parse_stream_event
+        finished = acc.finished
         for event in events:
-            if acc.finished:
+            if finished:
                 break
             try:
                 item = parse(event)
@@ -333,6 +334,11 @@ class StreamParser:
             if item is None:
                 continue
             acc.ingest(item)
-            if isinstance(item, StreamChunk) and not item.is_empty():
+            if not isinstance(item, StreamChunk):
+                finished = acc.finished  # an explicit end
+            elif item.finish_reason is not None or item.usage is not None:
+                finished = acc.finished  # only these two can finish a stream
+                out.append(item)
+            elif item.delta or not item.is_empty():
                 out.append(item)
         return out

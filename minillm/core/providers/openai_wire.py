@@ -399,17 +399,20 @@ class OpenAIDialect:
         if not isinstance(delta, dict):
             delta = _NOTHING
         content = delta.get("content")
+        text = content if isinstance(content, str) else ""
         usage = data.get("usage")
         tool_calls = delta.get("tool_calls")
+        chunk_id = data.get("id")
+        finish = choice.get("finish_reason")
         chunk = StreamChunk(
-            delta=content if isinstance(content, str) else "",
-            id=_nonempty_str(data.get("id")),
-            finish_reason=_nonempty_str(choice.get("finish_reason")),
+            delta=text,
+            id=chunk_id if isinstance(chunk_id, str) and chunk_id else None,
+            finish_reason=finish if isinstance(finish, str) and finish else None,
             # Most chunks carry neither: their parsers are only called when there is something to parse.
             usage=None if usage is None else self.parse_usage(usage),
             tool_calls=None if tool_calls is None else _parse_tool_deltas(tool_calls),
         )
-        return None if chunk.is_empty() else chunk
+        return chunk if text or not chunk.is_empty() else None  # the usual chunk has text: no more to check
 
     def expects_stream_usage(self, include_usage: bool) -> bool:
         """A stream waits for a usage event after its finish reason only when the wire asked for one."""
