@@ -412,6 +412,30 @@ def paired_workload(contender: str, url: str, n: int, chunks: int, rounds: int) 
     def ratios(times: list[tuple[float, float]]) -> float:
         return statistics.median(mine / floor for floor, mine in times)
 
+    def requests(one: Callable[[], str]) -> float:
+        started = time.perf_counter()
+        for _ in range(block):
+            _check(one())
+        return time.perf_counter() - started
+
+    def streamed(stream: Callable[[int], int]) -> float:
+        started = time.perf_counter()
+        if stream(chunks) != chunks:
+            raise SystemExit("a stream lost chunks")
+        return time.perf_counter() - started
+
+    async def arequests(one: Callable[[], Awaitable[str]]) -> float:
+        started = time.perf_counter()
+        for _ in range(block):
+            _check(await one())
+        return time.perf_counter() - started
+
+    async def astreamed(stream: Callable[[int], Awaitable[int]]) -> float:
+        started = time.perf_counter()
+        if await stream(chunks) != chunks:
+            raise SystemExit("a stream lost chunks")
+        return time.perf_counter() - started
+
     floor_one, floor_stream = floor_sync(FLOOR, url)
     one, stream = sync_pair(contender, url)
     for _ in range(max(block // 2, 5)):
@@ -419,22 +443,8 @@ def paired_workload(contender: str, url: str, n: int, chunks: int, rounds: int) 
         _check(one())
     floor_stream(10)
     stream(10)
-    sync_requests, sync_streams = [], []
-    for _ in range(rounds):
-        pair = []
-        for fn in (floor_one, one):
-            started = time.perf_counter()
-            for _ in range(block):
-                _check(fn())
-            pair.append(time.perf_counter() - started)
-        sync_requests.append((pair[0], pair[1]))
-        pair = []
-        for fn_stream in (floor_stream, stream):
-            started = time.perf_counter()
-            if fn_stream(chunks) != chunks:
-                raise SystemExit("a stream lost chunks")
-            pair.append(time.perf_counter() - started)
-        sync_streams.append((pair[0], pair[1]))
+    sync_requests = [(requests(floor_one), requests(one)) for _ in range(rounds)]
+    sync_streams = [(streamed(floor_stream), streamed(stream)) for _ in range(rounds)]
 
     async def run() -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
         afloor_one, afloor_stream = floor_async(FLOOR, url)
@@ -444,23 +454,9 @@ def paired_workload(contender: str, url: str, n: int, chunks: int, rounds: int) 
             _check(await aone())
         await afloor_stream(10)
         await astream(10)
-        requests, streams = [], []
-        for _ in range(rounds):
-            pair = []
-            for fn in (afloor_one, aone):
-                started = time.perf_counter()
-                for _ in range(block):
-                    _check(await fn())
-                pair.append(time.perf_counter() - started)
-            requests.append((pair[0], pair[1]))
-            pair = []
-            for fn_stream in (afloor_stream, astream):
-                started = time.perf_counter()
-                if await fn_stream(chunks) != chunks:
-                    raise SystemExit("a stream lost chunks")
-                pair.append(time.perf_counter() - started)
-            streams.append((pair[0], pair[1]))
-        return requests, streams
+        timed_requests = [(await arequests(afloor_one), await arequests(aone)) for _ in range(rounds)]
+        timed_streams = [(await astreamed(afloor_stream), await astreamed(astream)) for _ in range(rounds)]
+        return timed_requests, timed_streams
 
     async_requests, async_streams = asyncio.run(run())
     # Time ratios: for requests, the contender's time over the floor's; for streams, the floor's time over

@@ -86,7 +86,7 @@ def test_loads_json_text_edge_cases(text: str) -> None:
         '{"a": "\u00e9"}'.encode("utf-16"),
         '{"a": 1}'.encode("utf-16-le"),  # no byte-order mark: json.loads detects it from the zero bytes
         '{"a": 1}'.encode("utf-32"),
-        b' [1, 2] ',
+        b" [1, 2] ",
     ],
 )
 def test_decode_json_body_reads_every_encoding_json_loads_reads(body: bytes) -> None:
@@ -135,6 +135,40 @@ def test_the_fast_path_keeps_the_event_type_id_and_retry_set_before_it() -> None
     assert (event.event, event.data, event.id, event.retry) == ("delta", "x", "9", 5)
     (event,) = decoder.feed(b"data: y\n\n")
     assert (event.event, event.data, event.id, event.retry) == ("message", "y", "9", None)
+
+
+# ----- a response's headers ---------------------------------------------------------------------------
+
+
+def test_attaching_headers_keeps_every_other_field() -> None:
+    # _with_headers writes attrs.evolve out by hand; this fails if a field is ever added and not copied.
+    import attrs
+
+    from minillm import CompletionResponse, ImageData, ToolCall, Usage
+
+    response = CompletionResponse(
+        id="r1",
+        model="m",
+        content="hi",
+        finish_reason="tool_calls",
+        usage=Usage(uncached_input_tokens=3, completion_tokens=2),
+        tool_calls=(ToolCall("c1", "f", "{}"),),
+        media=(ImageData.from_url("https://example.com/a.png"),),
+    )
+    headers = {"X-Request-Id": "abc"}
+    attached = response._with_headers(headers)
+    assert attached == attrs.evolve(response, headers=headers)
+    assert dict(attached.headers) == {"x-request-id": "abc"}
+    assert [f.name for f in attrs.fields(CompletionResponse)] == [
+        "id",
+        "model",
+        "content",
+        "finish_reason",
+        "usage",
+        "tool_calls",
+        "headers",
+        "media",
+    ]
 
 
 # ----- the first attempt outside tenacity ------------------------------------------------------------

@@ -1,7 +1,7 @@
 """What the two transports share that is not pure enough for the core: httpx error mapping, timeouts,
 tenacity's settings, and the idle clock of a stream.
 
-tenacity and ``importlib.metadata`` are imported when first needed (a retry, a client), not with minillm.
+tenacity is imported on the first retry, not with minillm.
 """
 
 from __future__ import annotations

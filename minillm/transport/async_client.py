@@ -183,9 +183,8 @@ class AsyncClient:
 
     async def _complete(self, call: CompletionCall) -> tuple[ChatNode, CompletionResponse]:
         timeout = request_timeout(self._timeout, call.timeout())
-        try:  # the first attempt, as _attempt does, written out: one coroutine less for each request in flight
-            response = call.parse_response(*await self._send(call.request(), timeout))
-            node = call.accept(response)
+        try:  # the first attempt outside tenacity (see _retry)
+            node, response = await self._attempt(call, timeout)
         except Exception as error:
             node, response = await self._retry(call, error, lambda: self._attempt(call, timeout))
         if call.params.cost_callback is not None:

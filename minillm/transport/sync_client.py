@@ -78,7 +78,7 @@ class SyncClient:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
             limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
             self._http = httpx.Client(timeout=self._timeout, limits=limits, headers={"User-Agent": user_agent()})
-            bound_sync_client(self._http)  # its timeout is a deadline for the whole request (see _deadline.py)
+            bound_sync_client(self._http)  # its timeout is a deadline for the whole request (see _network.py)
             self._owns_http = True
         else:
             self._timeout = client_timeout(http_client, timeout)
@@ -168,9 +168,8 @@ class SyncClient:
 
     def _complete(self, call: CompletionCall) -> tuple[ChatNode, CompletionResponse]:
         timeout = request_timeout(self._timeout, call.timeout())
-        try:  # the first attempt, as _attempt does, written out (as in the async twin)
-            response = call.parse_response(*self._send(call.request(), timeout))
-            node = call.accept(response)
+        try:  # the first attempt outside tenacity (see _retry)
+            node, response = self._attempt(call, timeout)
         except Exception as error:
             node, response = self._retry(call, error, lambda: self._attempt(call, timeout))
         if call.params.cost_callback is not None:
