@@ -23,7 +23,7 @@ from minillm import (
     SyncClient,
 )
 
-pytest_plugins = ["minillm.testing.pytest_plugin"]
+pytest_plugins = ["minillm.testing.pytest_plugin", "pytester"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

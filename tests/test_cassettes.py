@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 import pytest
@@ -31,13 +30,13 @@ from minillm import (
 )
 from minillm.core.auth import env_value
 from minillm.testing import MockLLMServer, Reply
+from minillm.testing.cassettes import vcr_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
 QUESTION = "What is the capital of France? Answer in one short sentence."
 RECORDED_ANSWER = "The capital of France is Paris."
 FAKE_KEY = "test-key"
-SECRET_HEADERS = ("authorization", "x-api-key", "cookie", "set-cookie", "openai-organization", "openai-project")
 
 
 @attrs.frozen
@@ -91,36 +90,9 @@ PRESETS = {
 CASES = [(p, m, k) for p in PRESETS for m in ("sync", "async") for k in ("complete", "stream")]
 
 
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers", {})
-    for name in list(headers):
-        if name.lower() in SECRET_HEADERS:
-            del headers[name]
-    return response
-
-
-def _rewriter(local: str, real: str) -> Callable[[Any], Any]:
-    real_host = urlsplit(real).netloc
-
-    def rewrite(request: Any) -> Any:
-        if request.uri.startswith(local):
-            request.uri = real + request.uri[len(local) :]
-            for name in list(request.headers):
-                if name.lower() == "host":
-                    request.headers[name] = real_host
-        return request
-
-    return rewrite
-
-
-def _recorder(cassette: Path, mode: str, before_record_request: Callable[[Any], Any] | None = None) -> Any:
-    return vcr.VCR(
-        record_mode=mode,
-        filter_headers=[(h, "REDACTED") for h in ("authorization", "x-api-key")],
-        before_record_request=before_record_request,
-        before_record_response=_scrub_response,
-        decode_compressed_response=True,
-    ).use_cassette(str(cassette))
+def _recorder(cassette: Path, mode: str, rewrites: dict[str, str] | None = None) -> Any:
+    """The same scrubbing and matching users get from ``minillm.testing.cassettes``."""
+    return vcr.VCR(record_mode=mode, **vcr_config(rewrites)).use_cassette(str(cassette))
 
 
 def _run(gen: GeneratorInfo, mode: str, kind: str) -> tuple[ChatNode, CompletionResponse | None]:
@@ -173,7 +145,7 @@ def test_cassette(preset: str, mode: str, kind: str, world: str) -> None:
             local = spec.local_base(server)
             gen = spec.replay_generator().with_base_url(local)
             cassette.parent.mkdir(parents=True, exist_ok=True)
-            with _recorder(cassette, "all", _rewriter(local, spec.real_base_url)):
+            with _recorder(cassette, "all", {local: spec.real_base_url}):
                 reply, response = _run(gen, mode, kind)
         _mark_origin(cassette, "recorded against minillm.testing's local server (the provider's wire, emulated)")
     else:

@@ -22,7 +22,7 @@ import struct
 import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
@@ -30,14 +30,33 @@ import attrs
 from minillm.core.errors import ConfigurationError, InvalidParameterError
 from minillm.testing.replies import RecordedRequest, Reply, ResponsePlan, Wire, _reason, echo_text
 
-__all__ = ["MockLLMServer", "Responder"]
+if TYPE_CHECKING:
+    from minillm.core.generator import GeneratorInfo
+
+__all__ = ["DUMMY_KEY", "MockLLMServer", "Responder"]
 
 Responder = Callable[[RecordedRequest], Reply | None]
 """A function choosing the reply to a request (None: fall back to the default echo)."""
 
+DUMMY_KEY = "test-key"
+"""The credential of ``MockLLMServer.generator``'s generators (the server accepts any)."""
+
 _HEAD_LIMIT = 64 * 1024
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
+
+
+def _start_failure(cause: BaseException, host: str, port: int) -> ConfigurationError:
+    """The error for a server that could not start, saying why and what to do."""
+    if isinstance(cause, OSError):
+        return ConfigurationError(
+            f"the test server could not listen on {host}:{port}: {cause}; use port=0 for a free port"
+        )
+    return ConfigurationError(
+        f"the test server could not start: {str(cause).rstrip('.')}. "
+        "If sockets are blocked (pytest-socket), allow loopback: pytest --allow-hosts=127.0.0.1,::1 "
+        "(or mark the test with enable_socket)"
+    )
 
 
 @attrs.frozen
@@ -94,10 +113,7 @@ class MockLLMServer:
             raise ConfigurationError(f"the test server did not start within {_START_TIMEOUT:.0f} s")
         if failure:
             thread.join()
-            raise ConfigurationError(
-                f"the test server could not listen on {self._host}:{self._requested_port}: {failure[0]}; "
-                "use port=0 for a free port"
-            ) from failure[0]
+            raise _start_failure(failure[0], self._host, self._requested_port) from failure[0]
         self._thread = thread
         return self
 
@@ -158,6 +174,27 @@ class MockLLMServer:
         """The base URL for Anthropic generators (``url``; requests go to ``/v1/messages``)."""
         return self.url
 
+    def generator(self, wire: str, model: str) -> GeneratorInfo:
+        """A generator of the preset ``wire`` (``"openai"``, ``"openrouter"``, ``"anthropic"``,
+        ``"claude_subscription"`` or ``"custom"``) for ``model``, pointed at this server with a dummy
+        credential, so a test needs neither a key nor the network."""
+        from minillm.core.generator import GeneratorInfo
+
+        if wire == "openai":
+            return GeneratorInfo.openai(model).with_api_key(DUMMY_KEY).with_base_url(self.openai_base_url)
+        if wire == "openrouter":
+            return GeneratorInfo.openrouter(model).with_api_key(DUMMY_KEY).with_base_url(self.openrouter_base_url)
+        if wire == "anthropic":
+            return GeneratorInfo.anthropic(model).with_api_key(DUMMY_KEY).with_base_url(self.anthropic_base_url)
+        if wire == "claude_subscription":
+            gen = GeneratorInfo.claude_subscription(model).with_bearer_token(DUMMY_KEY)
+            return gen.with_base_url(self.anthropic_base_url)
+        if wire == "custom":
+            return GeneratorInfo.custom("local", self.openai_base_url, model)
+        raise InvalidParameterError(
+            f"unknown wire {wire!r}; use one of: openai, openrouter, anthropic, claude_subscription, custom"
+        )
+
     # ----- scripting ------------------------------------------------------------------------------
 
     def enqueue(self, *replies: Reply) -> None:
@@ -177,9 +214,7 @@ class MockLLMServer:
         with self._lock:
             self._responder = responder
 
-    def set_generation(
-        self, generation_id: str, record: Mapping[str, Any] | Reply, *, pending_polls: int = 0
-    ) -> None:
+    def set_generation(self, generation_id: str, record: Mapping[str, Any] | Reply, *, pending_polls: int = 0) -> None:
         """Script OpenRouter's ``GET .../generation?id=<generation_id>``: the answer is ``{"data": record}``
         (or ``record`` if it is a ``Reply``), after ``pending_polls`` lookups answered 404 "not found yet".
 
@@ -252,12 +287,19 @@ class MockLLMServer:
     # ----- the event loop thread ------------------------------------------------------------------
 
     def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        loop = asyncio.new_event_loop()
+        # Any failure to start (a busy port, or sockets blocked by pytest-socket, which already refuses the
+        # event loop's own socket pair) is handed to start() at once, not left for its timeout to find.
+        try:
+            loop = asyncio.new_event_loop()
+        except Exception as e:
+            failure.append(e)
+            ready.set()
+            return
         asyncio.set_event_loop(loop)
         try:
             try:
                 loop.run_until_complete(self._listen())
-            except OSError as e:
+            except Exception as e:
                 failure.append(e)
                 ready.set()
                 return
@@ -420,8 +462,12 @@ class MockLLMServer:
             with self._lock:
                 self._errors.append(message)
             data = message.encode("utf-8")
-            return ResponsePlan(status=500, headers=(("Content-Type", "text/plain; charset=utf-8"),),
-                                body=[data], content_length=len(data))
+            return ResponsePlan(
+                status=500,
+                headers=(("Content-Type", "text/plain; charset=utf-8"),),
+                body=[data],
+                content_length=len(data),
+            )
         if plan.generation_record is not None:
             generation_id, record = plan.generation_record
             with self._lock:
