@@ -568,6 +568,13 @@ class ChatNode:
     def _role_name(self) -> str:
         return self._message.role.value
 
+    def show_tree(self, *, width: int = 72) -> str:
+        """The whole tree this node belongs to, as text: every branch from the root, one line per message
+        (folded to ``width`` characters), this node's line marked ``◀ here``."""
+        from minillm.core.treeview import tree_text
+
+        return tree_text(self, width=width)
+
     def _repr_markdown_(self) -> str:
         """A notebook shows the conversation up to this node."""
         from minillm.core.pretty import markdown_thread
