@@ -34,3 +34,15 @@ def test_example_runs(page: Path, line: int, code: str) -> None:
     # Pad with blank lines so a traceback points at the right line of the page.
     source = "\n" * (line - 1) + code
     exec(compile(source, str(page), "exec"), {"__name__": "docs_example"})
+
+
+def test_examples_fit_the_content_column() -> None:
+    """The docs theme is widened for 120-character lines (docs/stylesheets/wide-code.css); a longer line would
+    scroll sideways and hide its trailing comment."""
+    long = [
+        f"{page.relative_to(ROOT)}:{line + i}"
+        for page, line, code in _examples()
+        for i, text in enumerate(code.splitlines())
+        if len(text) > 120
+    ]
+    assert not long, f"example lines over 120 characters: {long}"
