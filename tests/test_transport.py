@@ -190,18 +190,15 @@ def test_stream_response_before_the_end_is_refused(llm_server: MockLLMServer) ->
 def test_rate_limit_is_retried_after_the_advertised_wait(
     api: API, llm_server: MockLLMServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from minillm.transport import _concurrency  # both clients wait through its twin helpers
+
     waits: list[float] = []
-    if api.mode == "sync":
-        import minillm.transport.sync_client as module
 
-        monkeypatch.setattr(module.time, "sleep", waits.append)
-    else:
-        import minillm.transport.async_client as amodule
+    async def fake_asleep(seconds: float) -> None:
+        waits.append(seconds)
 
-        async def fake_sleep(seconds: float) -> None:
-            waits.append(seconds)
-
-        monkeypatch.setattr(amodule.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(_concurrency, "sleep", waits.append)
+    monkeypatch.setattr(_concurrency, "asleep", fake_asleep)
     llm_server.enqueue(Reply.error(429, "slow down", headers={"Retry-After": "3"}), Reply.text("ok"))
     reply = api.complete(ChatNode.user("hi"), gens(llm_server)["openai"], NodeCompletionParameters(back_off_time=0.5))
     assert reply.text == "ok" and len(llm_server.requests) == 2
