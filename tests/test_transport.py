@@ -475,3 +475,34 @@ def test_a_stream_on_a_wire_without_lookup_reports_unknown_not_free(api: API, ll
     llm_server.enqueue(Reply.text("local"))
     api.stream(ChatNode.user("hi"), gens(llm_server)["custom"], NodeCompletionParameters(cost_callback=seen.append))
     assert len(seen) == 1 and seen[0].resolution is CostResolution.UNKNOWN
+
+
+def test_a_pool_the_deadline_cannot_reach_is_warned_about() -> None:
+    """An httpx that keeps its pools elsewhere would drop whole-request deadlines: that must not go unsaid."""
+    import warnings
+
+    import httpx
+
+    from minillm import SyncClient
+    from minillm.transport._network import bound_sync_client
+
+    unreachable = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+    try:
+        with pytest.warns(RuntimeWarning, match="whole-request deadline.*per-read timeouts only"):
+            assert not bound_sync_client(unreachable)
+    finally:
+        unreachable.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the client minillm makes is bound without a word
+        SyncClient().close()
+
+
+def test_the_async_client_refuses_a_second_event_loop(llm_server: MockLLMServer) -> None:
+    from minillm import AsyncClient, ConfigurationError
+
+    gen = gens(llm_server)["openai"]
+    llm_server.enqueue(Reply.text("one"))
+    client = AsyncClient()
+    assert asyncio.run(ChatNode.user("hi").acomplete(gen, FAST, client=client)).text == "one"
+    with pytest.raises(ConfigurationError, match="another event loop"):
+        asyncio.run(ChatNode.user("hi").acomplete(gen, FAST, client=client))
