@@ -58,8 +58,10 @@ def test_the_generated_file_says_so_at_its_top() -> None:
     [
         ("    async def acomplete(self) -> ChatNode:", "    def complete(self) -> ChatNode:"),
         ("        return await self._send(x)", "        return self._send(x)"),
-        ("        async for state in tenacity.AsyncRetrying(sleep=_concurrency.asleep):",
-         "        for state in tenacity.Retrying(sleep=_concurrency.sleep):"),
+        (
+            "        async for state in tenacity.AsyncRetrying(sleep=_concurrency.asleep):",
+            "        for state in tenacity.Retrying(sleep=_concurrency.sleep):",
+        ),
         ("    async def __aenter__(self) -> AsyncCompletionStream:", "    def __enter__(self) -> CompletionStream:"),
         ("            raise StopAsyncIteration", "            raise StopIteration"),
         ("        self._raw = response.aiter_raw()", "        self._raw = response.iter_raw()"),
@@ -69,7 +71,7 @@ def test_the_generated_file_says_so_at_its_top() -> None:
         ("        return await self._client.acost()", "        return self._client.cost()"),
         ("    attempt: Callable[[], Awaitable[_T]]", "    attempt: Callable[[], _T]"),
         ("from collections.abc import Awaitable, Callable", "from collections.abc import Callable"),
-        ("        self._loop = _concurrency.LoopCheck()", "        self._loop = _concurrency.NoLoopCheck()"),
+        ("    check = _concurrency.LoopCheck()", "    check = _concurrency.NoLoopCheck()"),
         ('__all__ = ["AsyncClient", "AsyncCompletionStream"]\n', '__all__ = ["CompletionStream", "SyncClient"]\n'),
     ],
 )

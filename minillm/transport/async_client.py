@@ -72,7 +72,7 @@ class AsyncClient:
             self._owns_http = False
         self._errors = transport_errors(self._http)
         self._url = url_parser(self._http)
-        self._loop = _concurrency.LoopCheck()
+        self._loop_check = _concurrency.LoopCheck()
 
     async def aclose(self) -> None:
         """Close the connection pool (an injected ``httpx.AsyncClient`` is left to its owner)."""
@@ -99,7 +99,7 @@ class AsyncClient:
         )
 
     async def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> Answer:
-        self._loop.check()
+        self._loop_check.check()
         built = self._build(request, timeout)
         del request  # httpx holds the bytes it sends: the body as JSON values need not live while the answer comes
         try:  # the timeout is a deadline for the whole request, not for each read
@@ -109,7 +109,7 @@ class AsyncClient:
         return response.status_code, response.headers, response.content
 
     async def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
-        self._loop.check()
+        self._loop_check.check()
         built = self._build(call.request(), timeout)
         # The idle bound also bounds the wait for the whole head.
         return await _concurrency.acall_within(timeout.read, "starting the stream", self._start_stream, call, built)
@@ -155,7 +155,8 @@ class AsyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> ChatNode:
         """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.acomplete``)."""
-        return (await self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS)))[0]
+        reply, _ = await self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))
+        return reply
 
     async def _retry(self, call: CompletionCall, error: Exception, attempt: Callable[[], Awaitable[_T]]) -> _T:
         """The retries of ``attempt`` after its first try failed with ``error``; raises ``error`` (or

@@ -74,7 +74,7 @@ class SyncClient:
             self._owns_http = False
         self._errors = transport_errors(self._http)
         self._url = url_parser(self._http)
-        self._loop = _concurrency.NoLoopCheck()
+        self._loop_check = _concurrency.NoLoopCheck()
 
     def close(self) -> None:
         """Close the connection pool (an injected ``httpx.Client`` is left to its owner)."""
@@ -101,7 +101,7 @@ class SyncClient:
         )
 
     def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> Answer:
-        self._loop.check()
+        self._loop_check.check()
         built = self._build(request, timeout)
         del request  # httpx holds the bytes it sends: the body as JSON values need not live while the answer comes
         try:  # the timeout is a deadline for the whole request, not for each read
@@ -111,7 +111,7 @@ class SyncClient:
         return response.status_code, response.headers, response.content
 
     def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
-        self._loop.check()
+        self._loop_check.check()
         built = self._build(call.request(), timeout)
         # The idle bound also bounds the wait for the whole head.
         return _concurrency.call_within(timeout.read, "starting the stream", self._start_stream, call, built)
@@ -157,7 +157,8 @@ class SyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> ChatNode:
         """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.complete``)."""
-        return (self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS)))[0]
+        reply, _ = self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))
+        return reply
 
     def _retry(self, call: CompletionCall, error: Exception, attempt: Callable[[], _T]) -> _T:
         """The retries of ``attempt`` after its first try failed with ``error``; raises ``error`` (or
