@@ -23,14 +23,21 @@ from minillm import (
     TokenPrice,
     Usage,
 )
+from minillm.core.cost_lookup import COST_LOOKUP_ATTEMPTS, COST_LOOKUP_INTERVAL, Answer, Flow, Send, Wait, cost_flow
+from minillm.core.errors import APIConnectionError, APITimeoutError
 from minillm.core.flow import (
     CompletionCall,
     build_prompt,
     cache_warmup_call,
+    costed_call,
     effective_params,
     merge_extras,
     postprocess,
 )
+from minillm.core.providers.base import SupportsCostLookup
+from minillm.core.providers.openai import OpenAIProvider
+from minillm.core.providers.openrouter import OpenRouterProvider
+from minillm.core.usage import CostInfo
 
 P = NodeCompletionParameters
 UNSET = CompletionParameters(max_tokens=None, temperature=None)
@@ -40,7 +47,7 @@ def texts(messages: list[Message]) -> list[tuple[str, str | None]]:
     return [(m.role.value, m.text) for m in messages]
 
 
-# ----- prompt building (reference §8.1, SPEC §3.1) ---------------------------------------------------
+# ----- prompt building ----------------------------------------------------------------------------------
 
 
 def test_prompt_is_formatted_and_merged() -> None:
@@ -161,7 +168,7 @@ def test_usage_is_asked_for_when_tracking_or_a_callback_is_set() -> None:
     assert CompletionCall(node, gen, with_callback).request().json["usage"] == {"include": True}
 
 
-# ----- post-processing (reference §8.3) ---------------------------------------------------------------
+# ----- post-processing ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -286,3 +293,78 @@ def test_anthropic_preset_uses_the_api_key_header() -> None:
     assert request.header("x-api-key") == "sk-ant-api-test" and request.header("Authorization") is None
     assert request.json["system"] == "s" and request.json["messages"] == [{"role": "user", "content": "hi"}]
     assert request.json["max_tokens"] == 4096 and request.json["stream"] is False
+
+
+# ----- the out-of-band cost lookup, as a flow ------------------------------------------------------------
+
+RECORD = b'{"data": {"tokens_prompt": 30, "tokens_completion": 1800, "total_cost": 0.000723}}'
+NOT_YET = b'{"data": {"tokens_prompt": 30}}'
+
+
+def _openrouter_call() -> CompletionCall:
+    return CompletionCall(ChatNode.user("u"), GeneratorInfo.openrouter("m").with_api_key("sk-or-test"))
+
+
+def _run(flow: Flow[CostInfo], answers: list[Answer | Exception]) -> tuple[CostInfo, list[Wait | Send]]:
+    """Drive ``flow`` as a transport would, answering its ``Send`` steps from ``answers`` in turn (an
+    exception is thrown in); return what it returned and the steps it asked for."""
+    steps: list[Wait | Send] = []
+    try:
+        step = next(flow)
+        while True:
+            steps.append(step)
+            if isinstance(step, Wait):
+                step = flow.send(None)
+                continue
+            answer = answers.pop(0)
+            step = flow.throw(answer) if isinstance(answer, Exception) else flow.send(answer)
+    except StopIteration as done:
+        return done.value, steps
+
+
+def test_the_cost_flow_waits_then_asks_until_the_record_is_there() -> None:
+    call = _openrouter_call()
+    info, steps = _run(cost_flow(call, response(id="gen-9")), [(404, {}, b"{}"), (200, {}, NOT_YET), (200, {}, RECORD)])
+    assert info.resolution is CostResolution.RESOLVED and info.cost == pytest.approx(0.000723)
+    assert [type(s) for s in steps] == [Wait, Send] * 3
+    assert all(s.seconds == COST_LOOKUP_INTERVAL for s in steps if isinstance(s, Wait))
+    sends = [s for s in steps if isinstance(s, Send)]
+    assert all(s.request.url == "https://openrouter.ai/api/v1/generation?id=gen-9" for s in sends)
+    assert all(s.timeout == 10.0 and s.request.header("Authorization") == "Bearer sk-or-test" for s in sends)
+
+
+def test_the_cost_flow_swallows_failed_lookups_and_falls_back_after_its_attempts() -> None:
+    failures: list[Answer | Exception] = [APITimeoutError("slow"), APIConnectionError("reset"), (500, {}, b"{}")]
+    answers = (failures * COST_LOOKUP_ATTEMPTS)[:COST_LOOKUP_ATTEMPTS]
+    info, steps = _run(cost_flow(_openrouter_call(), response(id="gen-9")), answers)
+    assert len([s for s in steps if isinstance(s, Send)]) == COST_LOOKUP_ATTEMPTS and answers == []
+    assert info.resolution is CostResolution.UNKNOWN  # no usage to fall back on: unknown, never "free"
+
+
+def test_the_cost_flow_lets_a_bug_through() -> None:
+    flow = cost_flow(_openrouter_call(), response(id="gen-9"))
+    with pytest.raises(KeyError):
+        _run(flow, [KeyError("not a failed lookup")])
+
+
+def test_the_cost_flow_sends_nothing_when_usage_is_known_or_the_wire_has_no_lookup() -> None:
+    usage = Usage(1000, 0, 0, 500)
+    info, steps = _run(cost_flow(_openrouter_call(), response(id="gen-9", usage=usage)), [])
+    assert steps == [] and info.total_tokens == 1500
+    openai = CompletionCall(ChatNode.user("u"), GeneratorInfo.openai("m").with_api_key("k"))
+    info, steps = _run(cost_flow(openai, response(id="chatcmpl-1")), [])
+    assert steps == [] and info.resolution is CostResolution.UNKNOWN
+
+
+def test_only_wires_with_a_lookup_are_cost_lookups() -> None:
+    assert isinstance(OpenRouterProvider(), SupportsCostLookup)
+    assert not isinstance(OpenAIProvider(), SupportsCostLookup)
+
+
+def test_costed_call_tracks_the_cost_and_drops_the_callback() -> None:
+    gen = GeneratorInfo.openai("m").with_api_key("k")
+    user = ChatNode.user("u")
+    call = costed_call(user, gen, P(retry=3, cost_callback=print))
+    assert call.params.track_cost and call.params.cost_callback is None and call.params.retry == 3
+    assert call.include_usage and not call.stream and call.node is user and call.generator is gen
+    assert costed_call(user, gen).params.track_cost

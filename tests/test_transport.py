@@ -190,18 +190,15 @@ def test_stream_response_before_the_end_is_refused(llm_server: MockLLMServer) ->
 def test_rate_limit_is_retried_after_the_advertised_wait(
     api: API, llm_server: MockLLMServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from minillm.transport import _concurrency  # both clients wait through its twin helpers
+
     waits: list[float] = []
-    if api.mode == "sync":
-        import minillm.transport.sync_client as module
 
-        monkeypatch.setattr(module.time, "sleep", waits.append)
-    else:
-        import minillm.transport.async_client as amodule
+    async def fake_asleep(seconds: float) -> None:
+        waits.append(seconds)
 
-        async def fake_sleep(seconds: float) -> None:
-            waits.append(seconds)
-
-        monkeypatch.setattr(amodule.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(_concurrency, "sleep", waits.append)
+    monkeypatch.setattr(_concurrency, "asleep", fake_asleep)
     llm_server.enqueue(Reply.error(429, "slow down", headers={"Retry-After": "3"}), Reply.text("ok"))
     reply = api.complete(ChatNode.user("hi"), gens(llm_server)["openai"], NodeCompletionParameters(back_off_time=0.5))
     assert reply.text == "ok" and len(llm_server.requests) == 2
@@ -478,3 +475,34 @@ def test_a_stream_on_a_wire_without_lookup_reports_unknown_not_free(api: API, ll
     llm_server.enqueue(Reply.text("local"))
     api.stream(ChatNode.user("hi"), gens(llm_server)["custom"], NodeCompletionParameters(cost_callback=seen.append))
     assert len(seen) == 1 and seen[0].resolution is CostResolution.UNKNOWN
+
+
+def test_a_pool_the_deadline_cannot_reach_is_warned_about() -> None:
+    """An httpx that keeps its pools elsewhere would drop whole-request deadlines: that must not go unsaid."""
+    import warnings
+
+    import httpx
+
+    from minillm import SyncClient
+    from minillm.transport._network import bound_sync_client
+
+    unreachable = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+    try:
+        with pytest.warns(RuntimeWarning, match="whole-request deadline.*per-read timeouts only"):
+            assert not bound_sync_client(unreachable)
+    finally:
+        unreachable.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the client minillm makes is bound without a word
+        SyncClient().close()
+
+
+def test_the_async_client_refuses_a_second_event_loop(llm_server: MockLLMServer) -> None:
+    from minillm import AsyncClient, ConfigurationError
+
+    gen = gens(llm_server)["openai"]
+    llm_server.enqueue(Reply.text("one"))
+    client = AsyncClient()
+    assert asyncio.run(ChatNode.user("hi").acomplete(gen, FAST, client=client)).text == "one"
+    with pytest.raises(ConfigurationError, match="another event loop"):
+        asyncio.run(ChatNode.user("hi").acomplete(gen, FAST, client=client))

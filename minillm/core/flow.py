@@ -1,9 +1,10 @@
 """The completion flow, written once for both transports.
 
-A ``CompletionCall`` holds one request's decisions: the prompt it sends (reference §8.1, with the system
-prompt override of SPEC §3.1), the HTTP request for its generator's wire, how an answer is read, how the
-text is post-processed (§8.3), and the assistant node it becomes (§8.6). The transports only send
-``call.request()``, feed back what they receive, and sleep between attempts as ``call.retry_policy`` says.
+A ``CompletionCall`` holds one request's decisions: the prompt it sends (the thread, merged, with the
+request's system prompt and primer), the HTTP request for its generator's wire, how an answer is read, how
+the text is post-processed, and the assistant node it becomes. The transports only send ``call.request()``,
+feed back what they receive, and wait between attempts as ``call.retry_policy`` says; the out-of-band cost
+lookup is a flow of its own (``minillm.core.cost_lookup``).
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from minillm.core.cost_lookup import COST_LOOKUP_ATTEMPTS, COST_LOOKUP_INTERVAL, CostLookup
 from minillm.core.errors import EmptyResponseError, InvalidParameterError, MalformedResponseError, NoJSONFoundError
 from minillm.core.http import HTTPRequest, api_error, decode_json_body, preview
 from minillm.core.jsonfix import is_refusal_value, loads, repair_json
 from minillm.core.messages import Message, MessageContent, Role, merge_contiguous
 from minillm.core.params import CompletionParameters, NodeCompletionParameters
-from minillm.core.providers.base import WireRequest
+from minillm.core.providers.base import SupportsCostLookup, WireRequest
 from minillm.core.retry import RetryPolicy
 from minillm.core.stream import StreamParser
-from minillm.core.usage import CostInfo, TokenPrice, cost_info_from_usage, unknown_cost
+from minillm.core.usage import CostInfo, cost_info_from_usage, unknown_cost
 
 if TYPE_CHECKING:
     from minillm.core.generator import GeneratorInfo
@@ -35,49 +37,17 @@ __all__ = [
     "CompletionCall",
     "CostLookup",
     "assemble_request",
-    "cache_warmup_call",
     "build_prompt",
+    "cache_warmup_call",
+    "costed_call",
     "effective_params",
     "merge_extras",
     "postprocess",
 ]
 
 
-COST_LOOKUP_ATTEMPTS = 10
-"""How many times to ask for the cost of a completion that came without usage (OpenRouter ``/generation``)."""
-COST_LOOKUP_INTERVAL = 1.0
-"""Seconds to wait before each of those lookups (the record appears a moment after the completion)."""
-
-
-@attrs.frozen
-class CostLookup:
-    """An out-of-band cost query for a reply that carried no usage: send ``request`` up to ``attempts``
-    times, ``interval`` seconds apart, until ``parse`` gives a cost."""
-
-    request: HTTPRequest
-    provider: Any
-    model: str
-    response_id: str
-    price: TokenPrice | None
-    attempts: int = COST_LOOKUP_ATTEMPTS
-    interval: float = COST_LOOKUP_INTERVAL
-    timeout: float | None = 10.0
-
-    def parse(self, status: int, headers: Mapping[str, str], body: bytes) -> CostInfo | None:
-        """The cost from one answer, or None when the record is not there yet (or the answer is unusable)."""
-        if not 200 <= status < 300:
-            return None
-        try:
-            usage = self.provider.parse_cost_lookup(decode_json_body(body))
-        except MalformedResponseError:
-            return None
-        if usage is None:
-            return None
-        return cost_info_from_usage(usage, self.price, model=self.model, response_id=self.response_id)
-
-
 def build_prompt(node: ChatNode, params: NodeCompletionParameters) -> list[Message]:
-    """The messages sent for a completion at ``node`` (reference §8.1, SPEC §3.1).
+    """The messages sent for a completion at ``node``.
 
     The thread is formatted (request kwargs under each node's own), contiguous turns are merged, the
     ``system_prompt`` replaces the leading system message (or is prepended when there is none), the
@@ -142,7 +112,7 @@ def assemble_request(generator: GeneratorInfo, wire: WireRequest) -> HTTPRequest
 
 
 def postprocess(text: str, params: NodeCompletionParameters) -> str:
-    """Apply ``force_prepend``, ``crash_on_empty_response`` and ``parse_json`` to a reply (reference §8.3).
+    """Apply ``force_prepend``, ``crash_on_empty_response`` and ``parse_json`` to a reply, in that order.
 
     Raises ``EmptyResponseError``, ``NoJSONFoundError`` or ``JSONRepairError`` to reject the reply; the
     retry policy treats those as worth another attempt.
@@ -245,10 +215,9 @@ class CompletionCall:
         if response.usage is not None or not response.id:
             return None
         provider = self.generator.provider
-        make = getattr(provider, "cost_lookup_request", None)
-        if make is None:
+        if not isinstance(provider, SupportsCostLookup):
             return None
-        request = make(self.generator.base_url, response.id, self.generator.auth.resolve())
+        request = provider.cost_lookup_request(self.generator.base_url, response.id, self.generator.auth.resolve())
         if request is None:
             return None
         return CostLookup(
@@ -274,8 +243,8 @@ def _document_type(headers: Mapping[str, str]) -> str | None:
 
 
 def cache_warmup_call(node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters) -> CompletionCall:
-    """The single request ``ensure_cached`` sends: the prompt marked for caching, ``max_tokens`` 0, usage
-    asked for, no retry (reference §8.8)."""
+    """The single request ``ensure_cached`` sends: the prompt marked for caching, ``max_tokens`` 0 (so no
+    reply is paid for, only the cache write), usage asked for (to report the cost), and no retry."""
     base = params.params or CompletionParameters()
     warm = attrs.evolve(
         params,
@@ -286,3 +255,11 @@ def cache_warmup_call(node: ChatNode, generator: GeneratorInfo, params: NodeComp
     )
     return CompletionCall(node, generator, warm, stream=False)
 
+
+def costed_call(
+    node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+) -> CompletionCall:
+    """The call ``complete_costed`` makes: usage asked for (the cost is returned, so it is tracked), and no
+    cost callback (the caller gets the cost back instead of a report)."""
+    costed = attrs.evolve(params or NodeCompletionParameters(), track_cost=True, cost_callback=None)
+    return CompletionCall(node, generator, costed)

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncChunkStream",
-    "AsyncTransport",
+    "AsyncCompletionClient",
     "SyncChunkStream",
-    "SyncTransport",
+    "SyncCompletionClient",
     "async_client",
     "register_default_clients",
     "register_transport_loader",
@@ -78,8 +78,9 @@ class AsyncChunkStream(Protocol):
     async def aclose(self) -> None: ...
 
 
-class SyncTransport(Protocol):
-    """What ``ChatNode``'s blocking network methods need from a client (``minillm.SyncClient``)."""
+class SyncCompletionClient(Protocol):
+    """The type of ``client=`` on ``ChatNode``'s blocking network methods: what they need from a client
+    (``minillm.SyncClient`` is one; the HTTP layer under it is httpx's transport, not this)."""
 
     def complete(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
@@ -98,8 +99,9 @@ class SyncTransport(Protocol):
     ) -> tuple[ChatNode, CostInfo]: ...
 
 
-class AsyncTransport(Protocol):
-    """What ``ChatNode``'s async network methods need from a client (``minillm.AsyncClient``)."""
+class AsyncCompletionClient(Protocol):
+    """The type of ``client=`` on ``ChatNode``'s async network methods: what they need from a client
+    (``minillm.AsyncClient`` is one)."""
 
     def acomplete(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
@@ -122,7 +124,9 @@ _factories: dict[str, Callable[[], Any]] = {}
 _transport_loader: Callable[[], object] | None = None
 
 
-def register_default_clients(sync: Callable[[], SyncTransport], async_: Callable[[], AsyncTransport]) -> None:
+def register_default_clients(
+    sync: Callable[[], SyncCompletionClient], async_: Callable[[], AsyncCompletionClient]
+) -> None:
     """Called once by ``minillm.transport``: how to get the process's (and each event loop's) default client."""
     _factories["sync"] = sync
     _factories["async"] = async_
@@ -146,17 +150,17 @@ def _factory(kind: str) -> Callable[[], Any]:
         ) from None
 
 
-def sync_client(client: SyncTransport | None) -> SyncTransport:
+def sync_client(client: SyncCompletionClient | None) -> SyncCompletionClient:
     """``client``, or the process's default ``SyncClient``."""
     if client is not None:
         return client
-    result: SyncTransport = _factory("sync")()
+    result: SyncCompletionClient = _factory("sync")()
     return result
 
 
-def async_client(client: AsyncTransport | None) -> AsyncTransport:
+def async_client(client: AsyncCompletionClient | None) -> AsyncCompletionClient:
     """``client``, or the running event loop's default ``AsyncClient``."""
     if client is not None:
         return client
-    result: AsyncTransport = _factory("async")()
+    result: AsyncCompletionClient = _factory("async")()
     return result

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from minillm.core.generator import GeneratorInfo
     from minillm.core.params import NodeCompletionParameters
     from minillm.core.response import CompletionResponse
-    from minillm.core.seam import AsyncChunkStream, AsyncTransport, SyncChunkStream, SyncTransport
+    from minillm.core.seam import AsyncChunkStream, AsyncCompletionClient, SyncChunkStream, SyncCompletionClient
     from minillm.core.usage import CostInfo
 
 __all__ = ["ChatNode", "ConversationBuilder"]
@@ -340,7 +340,7 @@ class ChatNode:
         generator: GeneratorInfo,
         params: NodeCompletionParameters | None = None,
         *,
-        client: SyncTransport | None = None,
+        client: SyncCompletionClient | None = None,
     ) -> ChatNode:
         """Ask ``generator`` to continue the thread ending here; return the new assistant node.
 
@@ -354,7 +354,7 @@ class ChatNode:
         generator: GeneratorInfo,
         params: NodeCompletionParameters | None = None,
         *,
-        client: AsyncTransport | None = None,
+        client: AsyncCompletionClient | None = None,
     ) -> ChatNode:
         """``complete``, awaited. ``client`` defaults to the running loop's shared ``AsyncClient``."""
         return await seam.async_client(client).acomplete(self, generator, params)
@@ -365,7 +365,7 @@ class ChatNode:
         generator: GeneratorInfo,
         params: NodeCompletionParameters | None = None,
         *,
-        client: SyncTransport | None = None,
+        client: SyncCompletionClient | None = None,
     ) -> ChatNode:
         """Add ``content`` as a user message under this node, complete it, and return the reply."""
         return self.add_user(content).complete(generator, params, client=client)
@@ -376,7 +376,7 @@ class ChatNode:
         generator: GeneratorInfo,
         params: NodeCompletionParameters | None = None,
         *,
-        client: AsyncTransport | None = None,
+        client: AsyncCompletionClient | None = None,
     ) -> ChatNode:
         """``chat``, awaited."""
         return await self.add_user(content).acomplete(generator, params, client=client)
@@ -386,7 +386,7 @@ class ChatNode:
         generator: GeneratorInfo,
         params: NodeCompletionParameters | None = None,
         *,
-        client: SyncTransport | None = None,
+        client: SyncCompletionClient | None = None,
     ) -> SyncChunkStream:
         """Start a streamed completion and return the stream (a context manager yielding ``StreamChunk``s).
 
@@ -400,7 +400,7 @@ class ChatNode:
         generator: GeneratorInfo,
         params: NodeCompletionParameters | None = None,
         *,
-        client: AsyncTransport | None = None,
+        client: AsyncCompletionClient | None = None,
     ) -> AsyncChunkStream:
         """``complete_streaming``, awaited; the stream is an async iterator and async context manager."""
         stream: AsyncChunkStream = await seam.async_client(client).acomplete_streaming(self, generator, params)
@@ -411,7 +411,7 @@ class ChatNode:
         generator: GeneratorInfo,
         params: NodeCompletionParameters | None = None,
         *,
-        client: SyncTransport | None = None,
+        client: SyncCompletionClient | None = None,
     ) -> CostInfo:
         """Warm the provider's prompt cache with the thread ending here (one request, no reply kept)."""
         return seam.sync_client(client).ensure_cached(self, generator, params)
@@ -421,7 +421,7 @@ class ChatNode:
         generator: GeneratorInfo,
         params: NodeCompletionParameters | None = None,
         *,
-        client: AsyncTransport | None = None,
+        client: AsyncCompletionClient | None = None,
     ) -> CostInfo:
         """``ensure_cached``, awaited."""
         return await seam.async_client(client).aensure_cached(self, generator, params)
@@ -431,7 +431,7 @@ class ChatNode:
         generator: GeneratorInfo,
         params: NodeCompletionParameters | None = None,
         *,
-        client: SyncTransport | None = None,
+        client: SyncCompletionClient | None = None,
     ) -> tuple[ChatNode, CostInfo]:
         """``complete``, also returning what it cost (``resolution`` tells a real price from an unknown one)."""
         return seam.sync_client(client).complete_costed(self, generator, params)
@@ -441,7 +441,7 @@ class ChatNode:
         generator: GeneratorInfo,
         params: NodeCompletionParameters | None = None,
         *,
-        client: AsyncTransport | None = None,
+        client: AsyncCompletionClient | None = None,
     ) -> tuple[ChatNode, CostInfo]:
         """``complete_costed``, awaited."""
         return await seam.async_client(client).acomplete_costed(self, generator, params)

@@ -38,6 +38,7 @@ __all__ = [
     "user_agent",
 ]
 
+
 def user_agent() -> str:
     """``minillm/<version>``, the ``User-Agent`` of the clients minillm makes."""
     return f"minillm/{__version__}"

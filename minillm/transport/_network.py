@@ -1,16 +1,16 @@
-"""The network layer under the blocking client minillm makes, and whole-request deadlines for both clients.
+"""The network layer under the blocking client minillm makes: whole-request deadlines, and connections that
+are safe to share between threads.
 
 Whole-request deadlines. httpx's ``read`` timeout bounds each read, so a server that sends its headers (or its
 body) a byte at a time, every byte inside the read timeout, holds a request for ever. minillm's timeout is a
-deadline for the whole exchange (reference: ``timeout_secs`` is the total deadline of a request that is not
-streamed; a stream's idle timeout also bounds the wait for its headers).
+deadline for the whole exchange: a request that is not streamed must be answered in full within it, and a
+stream's idle timeout also bounds the wait for its headers.
 
 - Blocking: ``deadline(seconds)`` sets the deadline of the requests made inside it (a context variable, so
   per thread); ``bound_sync_client`` puts a network backend under the pools of an ``httpx.Client`` that
   clamps every connect, read and write to the time left, and raises httpcore's timeout once none is left
   (httpx turns it into its ``ReadTimeout`` and friends, as for any other timeout).
-- Async: ``within(seconds, awaitable, what)`` cancels the awaitable at the deadline and raises
-  ``APITimeoutError``; it works whatever client or pool carries the request.
+- Async: ``_concurrency.acall_within`` cancels the call at the deadline; it needs nothing from this module.
 
 Sharing a blocking pool between threads. httpcore's pool (1.0.9, encode/httpcore#1110) decides that an idle
 connection was closed by the server with ``state is IDLE and socket is readable``, two steps another thread
@@ -31,19 +31,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import socket
-import sys
 import time
-from collections.abc import Awaitable, Iterable
-from typing import Any, TypeVar
+import warnings
+from collections.abc import Iterable
+from typing import Any
 
 import httpcore
 import httpx
 
-from minillm.core.errors import APITimeoutError
-
-__all__ = ["bound_sync_client", "deadline", "within"]
-
-_T = TypeVar("_T")
+__all__ = ["bound_sync_client", "deadline"]
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("minillm_deadline", default=None)
 
@@ -149,7 +145,10 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
 def bound_sync_client(http_client: httpx.Client) -> bool:
     """Make the requests of ``http_client`` (one minillm made) keep to ``deadline``; True when every pool
-    under it could be bound (httpx keeps them in private attributes, so a future httpx may not allow it)."""
+    under it could be bound.
+
+    httpx keeps its pools in private attributes, so a future httpx may not allow it: then this warns (a
+    ``RuntimeWarning``) rather than let whole-request deadlines go without a word, and returns False."""
     transports = [getattr(http_client, "_transport", None), *getattr(http_client, "_mounts", {}).values()]
     bound = True
     for transport in transports:
@@ -163,22 +162,13 @@ def bound_sync_client(http_client: httpx.Client) -> bool:
             bound = False
             continue
         pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    if not bound:
+        warnings.warn(
+            f"minillm could not put its whole-request deadline under this httpx {httpx.__version__} client's "
+            "connection pool (httpx keeps it somewhere minillm does not know); blocking requests keep httpx's "
+            "per-read timeouts only, so a server that sends a byte at a time can hold one past its timeout. "
+            "Use an httpx version minillm supports (see pyproject.toml), or report this to minillm.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return bound
-
-
-async def within(seconds: float | None, awaitable: Awaitable[_T], what: str) -> _T:
-    """Await ``awaitable``, cancelling it after ``seconds`` in all (None: no bound) with ``APITimeoutError``
-    saying it timed out ``what`` ("waiting for the response", ...)."""
-    import asyncio  # here, not at the top: blocking programs never need to load it
-
-    if seconds is None:
-        return await awaitable
-    try:
-        if sys.version_info >= (3, 11):
-            async with asyncio.timeout(seconds):
-                return await awaitable
-        return await asyncio.wait_for(awaitable, seconds)
-    except asyncio.TimeoutError as e:  # only the deadline's: httpx's own timeouts are httpx exceptions
-        raise APITimeoutError(
-            f"timed out {what}: no complete answer within {seconds:g} s; raise the timeout or check the server"
-        ) from e

@@ -1,22 +1,23 @@
 """``AsyncClient``: the async transport over ``httpx.AsyncClient``, and its ``AsyncCompletionStream``.
 
-The twin of ``sync_client.py``, line for line: the same steps, awaited. Keep the two side by side when
-changing either.
+It sends what the core builds and feeds back what it receives; every decision (prompt, wire, retry, cost)
+is the core's. ``async_client.py`` is the source of both clients: ``scripts/unasync.py`` generates
+``sync_client.py`` from it, so edit ``async_client.py`` and run ``python scripts/unasync.py``. Where the two
+worlds really differ (deadlines, waiting, the HTTP client made, cost callbacks, the event loop) the code calls
+the twin helpers of ``_concurrency``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
-import attrs
 import httpx
 
-from minillm.core.errors import APITimeoutError, ConfigurationError, InvalidParameterError, MiniLLMError, StreamError
-from minillm.core.flow import CompletionCall, CostLookup, cache_warmup_call
+from minillm.core.cost_lookup import Answer, Flow, Wait, cost_flow
+from minillm.core.errors import APITimeoutError, InvalidParameterError, MiniLLMError, StreamError
+from minillm.core.flow import CompletionCall, cache_warmup_call, costed_call
 from minillm.core.generator import GeneratorInfo
 from minillm.core.http import HTTPRequest
 from minillm.core.params import NodeCompletionParameters
@@ -24,6 +25,7 @@ from minillm.core.response import CompletionResponse
 from minillm.core.stream import StreamChunk
 from minillm.core.tree import ChatNode
 from minillm.core.usage import CostInfo
+from minillm.transport import _concurrency
 from minillm.transport._common import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PARAMS,
@@ -37,23 +39,11 @@ from minillm.transport._common import (
     stream_timeout,
     transport_errors,
     url_parser,
-    user_agent,
 )
-from minillm.transport._network import within
-from minillm.transport._pool import ConnectionPerPoolTransport
 
 __all__ = ["AsyncClient", "AsyncCompletionStream"]
 
 _T = TypeVar("_T")
-
-
-async def _report(callback: Callable[[CostInfo], Any] | None, info: CostInfo | None) -> None:
-    """Call the cost callback; an ``async def`` callback is awaited."""
-    if callback is None or info is None:
-        return
-    result = callback(info)
-    if inspect.isawaitable(result):
-        await result
 
 
 class AsyncClient:
@@ -62,7 +52,7 @@ class AsyncClient:
     ``http_client`` injects your own ``httpx.AsyncClient`` (its proxies, certificates and hooks carry every
     request; you close it); an ``httpx2.AsyncClient`` works too. ``timeout`` is the default for requests whose
     parameters set none. ``max_connections`` bounds the connections of the pool minillm makes when no client
-    is injected (see ``minillm.transport._pool`` for how that pool is kept fast).
+    is injected (100 by default).
     """
 
     def __init__(
@@ -74,8 +64,7 @@ class AsyncClient:
     ) -> None:
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
-            pool = ConnectionPerPoolTransport(max_connections)
-            self._http = httpx.AsyncClient(timeout=self._timeout, transport=pool, headers={"User-Agent": user_agent()})
+            self._http = _concurrency.async_http_client(self._timeout, max_connections)
             self._owns_http = True
         else:
             self._timeout = client_timeout(http_client, timeout)
@@ -83,7 +72,7 @@ class AsyncClient:
             self._owns_http = False
         self._errors = transport_errors(self._http)
         self._url = url_parser(self._http)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_check = _concurrency.LoopCheck()
 
     async def aclose(self) -> None:
         """Close the connection pool (an injected ``httpx.AsyncClient`` is left to its owner)."""
@@ -98,47 +87,32 @@ class AsyncClient:
     ) -> None:
         await self.aclose()
 
-    def _check_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop
-        elif self._loop is not loop:
-            raise ConfigurationError(
-                "this AsyncClient belongs to another event loop; make one AsyncClient per loop "
-                "(or omit client= to use the running loop's default client)"
-            )
-
     # ----- sending ----------------------------------------------------------------------------------
 
-    async def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> tuple[int, Mapping[str, str], bytes]:
-        self._check_loop()
-        sent = self._http.request(
+    def _build(self, request: HTTPRequest, timeout: httpx.Timeout) -> httpx.Request:
+        return self._http.build_request(
             request.method,
             self._url(request.url),
             headers=request.headers,
             content=request.body_bytes(),
             timeout=timeout,
         )
+
+    async def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> Answer:
+        self._loop_check.check()
+        built = self._build(request, timeout)
         del request  # httpx holds the bytes it sends: the body as JSON values need not live while the answer comes
-        try:
-            response = await within(timeout.read, sent, "waiting for the response")  # a whole-request deadline
+        try:  # the timeout is a deadline for the whole request, not for each read
+            response = await _concurrency.acall_within(timeout.read, "waiting for the response", self._http.send, built)
         except self._errors as e:
             raise map_transport_error(e, "waiting for the response") from e
         return response.status_code, response.headers, response.content
 
     async def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
-        self._check_loop()
-        request = call.request()
-        built = self._http.build_request(
-            request.method,
-            self._url(request.url),
-            headers=request.headers,
-            content=request.body_bytes(),
-            timeout=timeout,
-        )
-        del request  # as in _send: httpx holds the bytes; the body as JSON values need not live on
+        self._loop_check.check()
+        built = self._build(call.request(), timeout)
         # The idle bound also bounds the wait for the whole head.
-        return await within(timeout.read, self._start_stream(call, built), "starting the stream")
+        return await _concurrency.acall_within(timeout.read, "starting the stream", self._start_stream, call, built)
 
     async def _start_stream(self, call: CompletionCall, built: httpx.Request) -> httpx.Response:
         try:
@@ -155,13 +129,34 @@ class AsyncClient:
             call.check_stream_start(response.status_code, response.headers, body)
         return response
 
+    async def _drive(self, flow: Flow[_T]) -> _T:
+        """Run a core flow: wait when it says wait, send what it says send, hand back each answer (or throw
+        in the error it failed with), until it returns."""
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Wait):
+                    await _concurrency.asleep(step.seconds)
+                    step = flow.send(None)
+                    continue
+                try:
+                    answer = await self._send(step.request, request_timeout(self._timeout, step.timeout))
+                except Exception as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(answer)
+        except StopIteration as done:
+            result: _T = done.value
+            return result
+
     # ----- completions ------------------------------------------------------------------------------
 
     async def acomplete(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> ChatNode:
         """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.acomplete``)."""
-        return (await self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS)))[0]
+        reply, _ = await self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))
+        return reply
 
     async def _retry(self, call: CompletionCall, error: Exception, attempt: Callable[[], Awaitable[_T]]) -> _T:
         """The retries of ``attempt`` after its first try failed with ``error``; raises ``error`` (or
@@ -171,8 +166,9 @@ class AsyncClient:
         than the rest of a request's own work (about 28 us; ``bench/README.md``)."""
         import tenacity
 
-        await asyncio.sleep(retry_wait(call.retry_policy, error))
-        async for state in tenacity.AsyncRetrying(sleep=asyncio.sleep, **retry_settings(call.retry_policy, done=1)):
+        await _concurrency.asleep(retry_wait(call.retry_policy, error))
+        retrying = tenacity.AsyncRetrying(sleep=_concurrency.asleep, **retry_settings(call.retry_policy, done=1))
+        async for state in retrying:
             with state:
                 result = await attempt()
         return result
@@ -188,32 +184,19 @@ class AsyncClient:
         except Exception as error:
             node, response = await self._retry(call, error, lambda: self._attempt(call, timeout))
         if call.params.cost_callback is not None:
-            await _report(call.params.cost_callback, await self._resolve_cost(call, response))
+            await _concurrency.areport_cost(call.params.cost_callback, await self._resolve_cost(call, response))
         return node, response
 
     async def acomplete_costed(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> tuple[ChatNode, CostInfo]:
         """``acomplete``, also returning the cost (looked up out of band when the reply carried no usage)."""
-        params = attrs.evolve(params or DEFAULT_PARAMS, track_cost=True, cost_callback=None)
-        call = CompletionCall(node, generator, params)
+        call = costed_call(node, generator, params)
         reply, response = await self._complete(call)
         return reply, await self._resolve_cost(call, response)
 
     async def _resolve_cost(self, call: CompletionCall, response: CompletionResponse) -> CostInfo:
-        lookup: CostLookup | None = call.cost_lookup(response)
-        if lookup is None:
-            return call.cost_from_usage(response)
-        timeout = request_timeout(self._timeout, lookup.timeout)
-        for _ in range(lookup.attempts):
-            await asyncio.sleep(lookup.interval)
-            try:
-                found = lookup.parse(*await self._send(lookup.request, timeout))
-            except MiniLLMError:
-                continue
-            if found is not None:
-                return found
-        return call.cost_from_usage(response)
+        return await self._drive(cost_flow(call, response))
 
     async def aensure_cached(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
@@ -223,7 +206,7 @@ class AsyncClient:
         timeout = request_timeout(self._timeout, call.timeout())
         response = call.parse_response(*await self._send(call.request(), timeout))
         info = call.cost_from_usage(response)
-        await _report(call.params.cost_callback, info)
+        await _concurrency.areport_cost(call.params.cost_callback, info)
         return info
 
     async def acomplete_streaming(
@@ -242,16 +225,17 @@ class AsyncClient:
 class AsyncCompletionStream:
     """An async streamed completion: ``async for`` it for ``StreamChunk``s; ``response`` at the end.
 
-    Use ``async with`` so the HTTP response is closed however the loop ends, cancellation included. A
-    failure while it is read (a drop, an idle timeout, an in-band error) raises ``StreamError`` with the text
-    received so far and the underlying error as its cause; the request is never re-sent.
+    Use ``async with`` so the HTTP response is closed however the loop ends. A failure while it is read (a
+    drop, an idle timeout, an in-band error) raises ``StreamError`` with the text received so far and the
+    underlying error as its cause; the request is never re-sent.
     """
 
     def __init__(self, client: AsyncClient, call: CompletionCall, response: httpx.Response) -> None:
         self._client = client
         self._call = call
         self._http_response = response
-        self._raw: AsyncIterator[bytes] = response.aiter_raw()
+        self._raw = response.aiter_raw()
+        self._cancelled = _concurrency.async_cancellation()
         self._parser = call.stream_parser()
         self._pending: Iterator[StreamChunk] = iter(())  # the last piece's chunks not handed out yet
         self._clock = IdleClock(call.timeout())
@@ -263,7 +247,7 @@ class AsyncCompletionStream:
 
     async def __anext__(self) -> StreamChunk:
         # The chunks of the last piece read, else the next piece, read and parsed here rather than in helper
-        # coroutines: this runs once per chunk.
+        # methods: this runs once per chunk.
         while True:
             chunk = next(self._pending, None)
             if chunk is not None:
@@ -277,7 +261,7 @@ class AsyncCompletionStream:
                 continue
             except self._client._errors as e:
                 await self._fail(map_transport_error(e, "reading the stream"))
-            except asyncio.CancelledError:
+            except self._cancelled:  # a cancelled read closes the response (async only: the blocking tuple is empty)
                 await self.aclose()
                 raise
             try:
@@ -300,7 +284,7 @@ class AsyncCompletionStream:
             await self._fail(e)
         await self.aclose()
         if self._call.params.cost_callback is not None:
-            await _report(self._call.params.cost_callback, await self.acost())
+            await _concurrency.areport_cost(self._call.params.cost_callback, await self.acost())
 
     async def _fail(self, error: MiniLLMError) -> NoReturn:
         await self.aclose()
@@ -328,7 +312,7 @@ class AsyncCompletionStream:
         """Close the HTTP response (safe to call more than once); unread chunks are dropped."""
         if not self._closed:
             self._closed = True
-            # Finish the body iterator too: left suspended, it would outlive its event loop.
+            # Finish the body iterator too: left suspended, it would outlive its response (and its event loop).
             await self._raw.aclose()  # type: ignore[attr-defined]
             await self._http_response.aclose()
 

@@ -1,22 +1,25 @@
+# Generated from minillm/transport/async_client.py by scripts/unasync.py: do not edit it by hand.
+# Change async_client.py, then run `python scripts/unasync.py` (CI runs it with --check).
 """``SyncClient``: the blocking transport over ``httpx.Client``, and its ``CompletionStream``.
 
 It sends what the core builds and feeds back what it receives; every decision (prompt, wire, retry, cost)
-is the core's. Its twin is ``async_client.py``: keep the two side by side when changing either.
+is the core's. ``async_client.py`` is the source of both clients: ``scripts/unasync.py`` generates
+``sync_client.py`` from it, so edit ``async_client.py`` and run ``python scripts/unasync.py``. Where the two
+worlds really differ (deadlines, waiting, the HTTP client made, cost callbacks, the event loop) the code calls
+the twin helpers of ``_concurrency``.
 """
 
 from __future__ import annotations
 
-import inspect
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
-import attrs
 import httpx
 
+from minillm.core.cost_lookup import Answer, Flow, Wait, cost_flow
 from minillm.core.errors import APITimeoutError, InvalidParameterError, MiniLLMError, StreamError
-from minillm.core.flow import CompletionCall, CostLookup, cache_warmup_call
+from minillm.core.flow import CompletionCall, cache_warmup_call, costed_call
 from minillm.core.generator import GeneratorInfo
 from minillm.core.http import HTTPRequest
 from minillm.core.params import NodeCompletionParameters
@@ -24,6 +27,7 @@ from minillm.core.response import CompletionResponse
 from minillm.core.stream import StreamChunk
 from minillm.core.tree import ChatNode
 from minillm.core.usage import CostInfo
+from minillm.transport import _concurrency
 from minillm.transport._common import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PARAMS,
@@ -37,26 +41,11 @@ from minillm.transport._common import (
     stream_timeout,
     transport_errors,
     url_parser,
-    user_agent,
 )
-from minillm.transport._network import bound_sync_client, deadline
 
 __all__ = ["CompletionStream", "SyncClient"]
 
 _T = TypeVar("_T")
-
-
-def _report(callback: Callable[[CostInfo], Any] | None, info: CostInfo | None) -> None:
-    """Call the cost callback; an ``async def`` one cannot run here, and says so."""
-    if callback is None or info is None:
-        return
-    result = callback(info)
-    if inspect.isawaitable(result):
-        if inspect.iscoroutine(result):
-            result.close()
-        raise InvalidParameterError(
-            "the cost_callback is async but the completion is blocking; use acomplete() or a plain function"
-        )
 
 
 class SyncClient:
@@ -64,7 +53,8 @@ class SyncClient:
 
     ``http_client`` injects your own ``httpx.Client`` (its proxies, certificates and hooks carry every
     request; you close it); an ``httpx2.Client`` works too. ``timeout`` is the default for requests whose
-    parameters set none.
+    parameters set none. ``max_connections`` bounds the connections of the pool minillm makes when no client
+    is injected (100 by default).
     """
 
     def __init__(
@@ -76,9 +66,7 @@ class SyncClient:
     ) -> None:
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
-            limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-            self._http = httpx.Client(timeout=self._timeout, limits=limits, headers={"User-Agent": user_agent()})
-            bound_sync_client(self._http)  # its timeout is a deadline for the whole request (see _network.py)
+            self._http = _concurrency.sync_http_client(self._timeout, max_connections)
             self._owns_http = True
         else:
             self._timeout = client_timeout(http_client, timeout)
@@ -86,6 +74,7 @@ class SyncClient:
             self._owns_http = False
         self._errors = transport_errors(self._http)
         self._url = url_parser(self._http)
+        self._loop_check = _concurrency.NoLoopCheck()
 
     def close(self) -> None:
         """Close the connection pool (an injected ``httpx.Client`` is left to its owner)."""
@@ -102,43 +91,65 @@ class SyncClient:
 
     # ----- sending ----------------------------------------------------------------------------------
 
-    def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> tuple[int, Mapping[str, str], bytes]:
-        try:
-            with deadline(timeout.read):
-                response = self._http.request(
-                    request.method,
-                    self._url(request.url),
-                    headers=request.headers,
-                    content=request.body_bytes(),
-                    timeout=timeout,
-                )
-        except self._errors as e:
-            raise map_transport_error(e, "waiting for the response") from e
-        return response.status_code, response.headers, response.content
-
-    def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
-        request = call.request()
-        built = self._http.build_request(
+    def _build(self, request: HTTPRequest, timeout: httpx.Timeout) -> httpx.Request:
+        return self._http.build_request(
             request.method,
             self._url(request.url),
             headers=request.headers,
             content=request.body_bytes(),
             timeout=timeout,
         )
-        with deadline(timeout.read):  # the idle bound also bounds the wait for the whole head
+
+    def _send(self, request: HTTPRequest, timeout: httpx.Timeout) -> Answer:
+        self._loop_check.check()
+        built = self._build(request, timeout)
+        del request  # httpx holds the bytes it sends: the body as JSON values need not live while the answer comes
+        try:  # the timeout is a deadline for the whole request, not for each read
+            response = _concurrency.call_within(timeout.read, "waiting for the response", self._http.send, built)
+        except self._errors as e:
+            raise map_transport_error(e, "waiting for the response") from e
+        return response.status_code, response.headers, response.content
+
+    def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
+        self._loop_check.check()
+        built = self._build(call.request(), timeout)
+        # The idle bound also bounds the wait for the whole head.
+        return _concurrency.call_within(timeout.read, "starting the stream", self._start_stream, call, built)
+
+    def _start_stream(self, call: CompletionCall, built: httpx.Request) -> httpx.Response:
+        try:
+            response = self._http.send(built, stream=True)
+        except self._errors as e:
+            raise map_transport_error(e, "starting the stream") from e
+        if not call.stream_started(response.status_code, response.headers):
             try:
-                response = self._http.send(built, stream=True)
+                body = response.read()
             except self._errors as e:
-                raise map_transport_error(e, "starting the stream") from e
-            if not call.stream_started(response.status_code, response.headers):
-                try:
-                    body = response.read()
-                except self._errors as e:
-                    raise map_transport_error(e, "reading the error response") from e
-                finally:
-                    response.close()
-                call.check_stream_start(response.status_code, response.headers, body)
+                raise map_transport_error(e, "reading the error response") from e
+            finally:
+                response.close()
+            call.check_stream_start(response.status_code, response.headers, body)
         return response
+
+    def _drive(self, flow: Flow[_T]) -> _T:
+        """Run a core flow: wait when it says wait, send what it says send, hand back each answer (or throw
+        in the error it failed with), until it returns."""
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Wait):
+                    _concurrency.sleep(step.seconds)
+                    step = flow.send(None)
+                    continue
+                try:
+                    answer = self._send(step.request, request_timeout(self._timeout, step.timeout))
+                except Exception as error:
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(answer)
+        except StopIteration as done:
+            result: _T = done.value
+            return result
 
     # ----- completions ------------------------------------------------------------------------------
 
@@ -146,7 +157,8 @@ class SyncClient:
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> ChatNode:
         """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.complete``)."""
-        return self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))[0]
+        reply, _ = self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))
+        return reply
 
     def _retry(self, call: CompletionCall, error: Exception, attempt: Callable[[], _T]) -> _T:
         """The retries of ``attempt`` after its first try failed with ``error``; raises ``error`` (or
@@ -156,8 +168,9 @@ class SyncClient:
         than the rest of a request's own work (about 28 us; ``bench/README.md``)."""
         import tenacity
 
-        time.sleep(retry_wait(call.retry_policy, error))
-        for state in tenacity.Retrying(sleep=time.sleep, **retry_settings(call.retry_policy, done=1)):
+        _concurrency.sleep(retry_wait(call.retry_policy, error))
+        retrying = tenacity.Retrying(sleep=_concurrency.sleep, **retry_settings(call.retry_policy, done=1))
+        for state in retrying:
             with state:
                 result = attempt()
         return result
@@ -173,32 +186,19 @@ class SyncClient:
         except Exception as error:
             node, response = self._retry(call, error, lambda: self._attempt(call, timeout))
         if call.params.cost_callback is not None:
-            _report(call.params.cost_callback, self._resolve_cost(call, response))
+            _concurrency.report_cost(call.params.cost_callback, self._resolve_cost(call, response))
         return node, response
 
     def complete_costed(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> tuple[ChatNode, CostInfo]:
         """``complete``, also returning the cost (looked up out of band when the reply carried no usage)."""
-        params = attrs.evolve(params or DEFAULT_PARAMS, track_cost=True, cost_callback=None)
-        call = CompletionCall(node, generator, params)
+        call = costed_call(node, generator, params)
         reply, response = self._complete(call)
         return reply, self._resolve_cost(call, response)
 
     def _resolve_cost(self, call: CompletionCall, response: CompletionResponse) -> CostInfo:
-        lookup: CostLookup | None = call.cost_lookup(response)
-        if lookup is None:
-            return call.cost_from_usage(response)
-        timeout = request_timeout(self._timeout, lookup.timeout)
-        for _ in range(lookup.attempts):
-            time.sleep(lookup.interval)
-            try:
-                found = lookup.parse(*self._send(lookup.request, timeout))
-            except MiniLLMError:
-                continue
-            if found is not None:
-                return found
-        return call.cost_from_usage(response)
+        return self._drive(cost_flow(call, response))
 
     def ensure_cached(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
@@ -208,7 +208,7 @@ class SyncClient:
         timeout = request_timeout(self._timeout, call.timeout())
         response = call.parse_response(*self._send(call.request(), timeout))
         info = call.cost_from_usage(response)
-        _report(call.params.cost_callback, info)
+        _concurrency.report_cost(call.params.cost_callback, info)
         return info
 
     def complete_streaming(
@@ -225,18 +225,19 @@ class SyncClient:
 
 
 class CompletionStream:
-    """A streamed completion: iterate it for ``StreamChunk``s; ``response`` is the whole reply at the end.
+    """A streamed completion: iterate it for ``StreamChunk``s; ``response`` at the end.
 
-    Use it as a context manager so the HTTP response is closed however the loop ends. A failure while it
-    is read (a drop, an idle timeout, an in-band error) raises ``StreamError`` with the text received so far
-    and the underlying error as its cause; the request is never re-sent.
+    Use ``with`` so the HTTP response is closed however the loop ends. A failure while it is read (a
+    drop, an idle timeout, an in-band error) raises ``StreamError`` with the text received so far and the
+    underlying error as its cause; the request is never re-sent.
     """
 
     def __init__(self, client: SyncClient, call: CompletionCall, response: httpx.Response) -> None:
         self._client = client
         self._call = call
         self._http_response = response
-        self._raw: Iterator[bytes] = response.iter_raw()
+        self._raw = response.iter_raw()
+        self._cancelled = _concurrency.sync_cancellation()
         self._parser = call.stream_parser()
         self._pending: Iterator[StreamChunk] = iter(())  # the last piece's chunks not handed out yet
         self._clock = IdleClock(call.timeout())
@@ -247,7 +248,8 @@ class CompletionStream:
         return self
 
     def __next__(self) -> StreamChunk:
-        # The chunks of the last piece read, else the next piece, read and parsed here (as in the async twin).
+        # The chunks of the last piece read, else the next piece, read and parsed here rather than in helper
+        # methods: this runs once per chunk.
         while True:
             chunk = next(self._pending, None)
             if chunk is not None:
@@ -255,12 +257,15 @@ class CompletionStream:
             if self._closed:
                 raise StopIteration
             try:
-                data = next(self._raw)
+                data = self._raw.__next__()
             except StopIteration:
                 self._end()
                 continue
             except self._client._errors as e:
                 self._fail(map_transport_error(e, "reading the stream"))
+            except self._cancelled:  # a cancelled read closes the response (async only: the blocking tuple is empty)
+                self.close()
+                raise
             try:
                 chunks = self._parser.feed(data)
             except StreamError as e:
@@ -281,7 +286,7 @@ class CompletionStream:
             self._fail(e)
         self.close()
         if self._call.params.cost_callback is not None:
-            _report(self._call.params.cost_callback, self.cost())
+            _concurrency.report_cost(self._call.params.cost_callback, self.cost())
 
     def _fail(self, error: MiniLLMError) -> NoReturn:
         self.close()
@@ -309,6 +314,7 @@ class CompletionStream:
         """Close the HTTP response (safe to call more than once); unread chunks are dropped."""
         if not self._closed:
             self._closed = True
+            # Finish the body iterator too: left suspended, it would outlive its response.
             self._raw.close()  # type: ignore[attr-defined]
             self._http_response.close()
 

@@ -16,13 +16,15 @@ import attrs
 
 if TYPE_CHECKING:
     from minillm.core.auth import ResolvedCredential
+    from minillm.core.http import HTTPRequest
     from minillm.core.messages import Message
     from minillm.core.params import CompletionParameters, ProviderSettings
     from minillm.core.response import CompletionResponse
     from minillm.core.sse import ServerSentEvent
     from minillm.core.stream import StreamChunk
+    from minillm.core.usage import Usage
 
-__all__ = ["Provider", "StreamEnd", "WireRequest", "join_url"]
+__all__ = ["Provider", "StreamEnd", "SupportsCostLookup", "WireRequest", "join_url"]
 
 
 def _to_messages(value: Iterable[Message]) -> tuple[Message, ...]:
@@ -96,6 +98,24 @@ class Provider(Protocol):
 
     def expects_stream_usage(self, include_usage: bool) -> bool:
         """Whether a stream should wait past its finish reason for a usage event."""
+        ...
+
+
+@runtime_checkable
+class SupportsCostLookup(Protocol):
+    """A wire that can look up a reply's cost after the fact (OpenRouter's ``/generation``), for replies that
+    came without usage. Optional: the core asks for a lookup only from providers that have these two methods.
+    Both are pure; the core decides how often to ask (``minillm.core.cost_lookup``)."""
+
+    def cost_lookup_request(
+        self, base_url: str, response_id: str, credential: ResolvedCredential | None
+    ) -> HTTPRequest | None:
+        """The request that asks for the cost of the reply ``response_id``, or None when it cannot be asked."""
+        ...
+
+    def parse_cost_lookup(self, data: Any) -> Usage | None:
+        """The usage and cost in a lookup's JSON answer, or None while the record is not there yet. A body of
+        the wrong shape may raise ``MalformedResponseError``, which counts as "not there yet"."""
         ...
 
 

@@ -45,7 +45,8 @@ def _count(value: object) -> int:
 
 @attrs.frozen
 class OpenRouterProvider(OpenAIDialect):
-    """OpenRouter's OpenAI-compatible API."""
+    """OpenRouter's OpenAI-compatible API. It is a ``SupportsCostLookup``: a reply that came without usage
+    is costed from its ``/generation`` record."""
 
     usage_opt_in: ClassVar[UsageOptIn] = "usage_include"
     keeps_estimation_metadata: ClassVar[bool] = True
