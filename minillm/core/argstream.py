@@ -307,7 +307,7 @@ class ArgumentStream:
             elif state == _KEY:
                 j = self._key_chars(text, i, eof)
             else:
-                i = _WS.match(text, i).end()  # type: ignore[union-attr]  # always matches
+                i = _skip_ws(text, i)
                 if i >= n:
                     break
                 j = self._structure(text, i)
@@ -579,6 +579,13 @@ class ArgumentStream:
         raise error
 
 
+def _skip_ws(text: str, i: int) -> int:
+    """The index of the first character at or after ``i`` that is not JSON whitespace (``len(text)`` if none)."""
+    m = _WS.match(text, i)
+    assert m is not None  # the pattern matches the empty string, so it matches anywhere
+    return m.end()
+
+
 def _lookahead(text: str, j: int, eof: bool) -> int:
     """What the characters after a quote in a lenient string say about it (``text[j:]`` follows the quote).
 
@@ -587,18 +594,18 @@ def _lookahead(text: str, j: int, eof: bool) -> int:
     """
     n = len(text)
     more = _LITERAL if n - j > _LOOKAHEAD_LIMIT else _MORE
-    k = _WS.match(text, j).end()  # type: ignore[union-attr]  # always matches
+    k = _skip_ws(text, j)
     if k >= n:
         return _END if eof else more
     c = text[k]
     if c == "}":
-        k = _WS.match(text, k + 1).end()  # type: ignore[union-attr]
+        k = _skip_ws(text, k + 1)
         if k >= n:
             return _END if eof else more
         return _LITERAL
     if c != ",":
         return _LITERAL
-    k = _WS.match(text, k + 1).end()  # type: ignore[union-attr]
+    k = _skip_ws(text, k + 1)
     if k >= n:
         return _LITERAL if eof else more
     if text[k] != '"':
@@ -612,7 +619,7 @@ def _lookahead(text: str, j: int, eof: bool) -> int:
             k = m.end()
             break
         k = m.end() + 1
-    k = _WS.match(text, k).end()  # type: ignore[union-attr]
+    k = _skip_ws(text, k)
     if k >= n:
         return _LITERAL if eof else more
     return _END if text[k] == ":" else _LITERAL

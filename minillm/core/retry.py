@@ -18,15 +18,15 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
+from minillm.core import _validators as _v
 from minillm.core.errors import (
     APIConnectionError,
     APIError,
     EmptyResponseError,
-    InvalidParameterError,
     JSONRepairError,
     MaxRetriesExceededError,
     MiniLLMError,
@@ -132,16 +132,7 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, RETRYABLE_ERRORS)
 
 
-def _attempts(_instance: object, _attribute: attrs.Attribute[Any], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidParameterError(f"RetryPolicy.max_attempts must be an integer of at least 1, got {value!r}")
-
-
-def _non_negative(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise InvalidParameterError(
-            f"RetryPolicy.{attribute.name} must be a finite, non-negative number, got {value!r}"
-        )
+_NON_NEGATIVE = _v.number_in(0, optional=False)
 
 
 @attrs.frozen
@@ -154,11 +145,11 @@ class RetryPolicy:
     times the backoff. ``random`` returns a number in [0, 1) and can be fixed in tests.
     """
 
-    max_attempts: int = attrs.field(default=5, validator=_attempts)
+    max_attempts: int = attrs.field(default=5, validator=_v.int_at_least(1, optional=False))
     exp_back_off: bool = False
-    back_off_time: float = attrs.field(default=1.0, validator=_non_negative)
-    max_back_off: float = attrs.field(default=15.0, validator=_non_negative)
-    jitter: float = attrs.field(default=0.1, validator=_non_negative)
+    back_off_time: float = attrs.field(default=1.0, validator=_NON_NEGATIVE)
+    max_back_off: float = attrs.field(default=15.0, validator=_NON_NEGATIVE)
+    jitter: float = attrs.field(default=0.1, validator=_NON_NEGATIVE)
     random: Callable[[], float] = attrs.field(default=_random.random, eq=False, repr=False)
 
     @classmethod

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
+from minillm.core import _validators as _v
 from minillm.core.errors import APIError, InvalidParameterError, MalformedResponseError, RateLimitError, ServerError
 from minillm.core.http import error_message_from_body, loads_json_text, preview
 from minillm.core.messages import (
@@ -279,13 +280,6 @@ def _check_params(request: WireRequest) -> None:
 # Responses and stream events
 
 
-def _count(usage: Mapping[str, Any], key: str) -> int:
-    value = usage.get(key)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return 0
-
-
 def _usage(value: Any) -> Usage | None:
     """Anthropic's ``usage`` object in the normalized buckets (reference §12.2); None when there is none.
 
@@ -296,10 +290,10 @@ def _usage(value: Any) -> Usage | None:
     details = value.get("output_tokens_details")
     reasoning = details.get("thinking_tokens") if isinstance(details, Mapping) else None
     return Usage(
-        uncached_input_tokens=_count(value, "input_tokens"),
-        cache_read_tokens=_count(value, "cache_read_input_tokens"),
-        cache_write_tokens=_count(value, "cache_creation_input_tokens"),
-        completion_tokens=_count(value, "output_tokens"),
+        uncached_input_tokens=_v.token_count(value.get("input_tokens")),
+        cache_read_tokens=_v.token_count(value.get("cache_read_input_tokens")),
+        cache_write_tokens=_v.token_count(value.get("cache_creation_input_tokens")),
+        completion_tokens=_v.token_count(value.get("output_tokens")),
         reasoning_tokens=reasoning if isinstance(reasoning, int) and not isinstance(reasoning, bool) else None,
     )
 

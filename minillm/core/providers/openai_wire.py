@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
+from minillm.core import _validators as _v
 from minillm.core.errors import (
     APIError,
     AuthenticationError,
@@ -65,19 +66,8 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _count(value: object) -> int:
-    """A token count: a non-negative integer (an integral float is accepted); anything else is 0."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    return 0
-
-
 def _optional_count(value: object) -> int | None:
-    return None if value is None or not _is_number(value) else _count(value)
+    return None if value is None or not _is_number(value) else _v.token_count(value)
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -142,10 +132,10 @@ def parse_openai_usage(data: object) -> Usage | None:
     """
     if data is None or not isinstance(data, Mapping):
         return None
-    prompt = _count(data.get("prompt_tokens"))
+    prompt = _v.token_count(data.get("prompt_tokens"))
     details = _mapping(data.get("prompt_tokens_details"))
-    read = _count(details.get("cached_tokens"))
-    write = _count(details.get("cache_write_tokens"))
+    read = _v.token_count(details.get("cached_tokens"))
+    write = _v.token_count(details.get("cache_write_tokens"))
     if read > prompt:
         _log.warning(
             "ignoring usage that reports more cached tokens (%d) than prompt tokens (%d); cost will be unknown",
@@ -158,7 +148,7 @@ def parse_openai_usage(data: object) -> Usage | None:
         uncached_input_tokens=prompt - read,
         cache_read_tokens=read,
         cache_write_tokens=write,
-        completion_tokens=_count(data.get("completion_tokens")),
+        completion_tokens=_v.token_count(data.get("completion_tokens")),
         reasoning_tokens=reasoning,
     )
 
