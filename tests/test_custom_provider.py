@@ -22,10 +22,8 @@ from minillm import (
     StreamError,
     Usage,
 )
-from minillm.core.auth import ResolvedCredential
 from minillm.core.flow import CompletionCall
-from minillm.core.providers.base import Provider, StreamEnd, WireRequest, join_url
-from minillm.core.sse import ServerSentEvent
+from minillm.core.providers import Provider, ResolvedCredential, ServerSentEvent, StreamEnd, WireRequest, join_url
 from minillm.core.stream import StreamChunk
 
 
