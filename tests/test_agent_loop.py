@@ -1,4 +1,4 @@
-"""The agent loop on the conversation tree (reference §16.3): the model asks for tools, the results go back as
+"""The agent loop on the conversation tree: the model asks for tools, the results go back as
 tool nodes, and the next completion carries the same tools. Run on each wire, blocking and async, streamed and
 not, through the local server; plus ``examples/agent_loop.py`` and ``ArgumentStream`` fed from a live stream.
 """

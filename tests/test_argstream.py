@@ -1,6 +1,7 @@
-"""ArgumentStream: live per-field decoding of streamed tool arguments (reference §17).
+"""ArgumentStream: live per-field decoding of streamed tool arguments.
 
-Every row of the reference's table is a case here, and every case runs with its text fed whole, split in two
+The cases are the Rust library's (MiniLLMLib-RS) table of inputs and decoded values, strict and lenient, and
+every case runs with its text fed whole, split in two
 at every offset, and one character at a time: the decoded values (and the text the handles stream) must not
 depend on where the fragments break.
 """
@@ -83,7 +84,7 @@ def check(raw: str, mode: str, expected: Any, fields: dict[str, Any] | None = No
             assert got["fields"] == fields, where
 
 
-# ----- the reference table, strict rows -------------------------------------------------------------------
+# ----- strict rows: well-formed JSON arguments ---------------------------------------------------------------------
 
 
 def test_plain_string() -> None:
@@ -146,7 +147,7 @@ def test_missing_field_fails_its_handle_only() -> None:
     assert "ended without the field 'content'" in str(got["values"]["content"])
 
 
-# ----- the reference table, lenient rows -------------------------------------------------------------------
+# ----- lenient rows: what models write that is not quite JSON -----------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -113,7 +113,7 @@ def test_a_bad_model_in_the_environment_is_a_usage_error(
     assert "$MINILLM_MODEL" in _one_error_line(capsys.readouterr().err)
 
 
-# ----- repair-json (reference §20) -----------------------------------------------------------------------
+# ----- repair-json: the file (or stdin) repaired to JSON on stdout ------------------------------------------
 
 
 def test_repair_json_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,6 @@
 """A user can teach minillm a wire of their own by implementing the small ``Provider`` protocol.
 
-"EchoAI" is the reference's example of such a wire: its own endpoint, auth header, body and response shape.
+"EchoAI" is a made-up wire with everything its own: its own endpoint, auth header, body and response shape.
 """
 
 from __future__ import annotations

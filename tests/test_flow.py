@@ -40,7 +40,7 @@ def texts(messages: list[Message]) -> list[tuple[str, str | None]]:
     return [(m.role.value, m.text) for m in messages]
 
 
-# ----- prompt building (reference §8.1, SPEC §3.1) ---------------------------------------------------
+# ----- prompt building ----------------------------------------------------------------------------------
 
 
 def test_prompt_is_formatted_and_merged() -> None:
@@ -161,7 +161,7 @@ def test_usage_is_asked_for_when_tracking_or_a_callback_is_set() -> None:
     assert CompletionCall(node, gen, with_callback).request().json["usage"] == {"include": True}
 
 
-# ----- post-processing (reference §8.3) ---------------------------------------------------------------
+# ----- post-processing ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

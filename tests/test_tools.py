@@ -1,4 +1,4 @@
-"""Tool calling (reference §16): the normalized types, their settings form, and each wire's mapping.
+"""Tool calling: the normalized types, their settings form, and each wire's mapping.
 
 Wire tests go through the public API and the local server, in both worlds (the ``api`` fixture), streamed and
 not, and check the exact request bodies and the tool calls parsed from the answers.

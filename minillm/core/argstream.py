@@ -1,4 +1,4 @@
-"""Live decoding of one tool call's streamed arguments, field by field (reference §17).
+"""Live decoding of one tool call's streamed arguments, field by field.
 
 A model that calls ``write_file(path, content)`` streams the arguments as JSON text in small fragments. To
 act on ``content`` while it is still being generated (write the file as it arrives, show it in a UI), feed the

@@ -2,10 +2,10 @@
 
 It lives in one small module of the sans-IO core so that both transports retry exactly alike: tenacity runs
 the loop in ``SyncClient`` and ``AsyncClient`` and asks this policy what to do; the policy itself never
-sleeps. It follows the reference retry loop (reference §8.4) with two additions (SPEC §3.8): a server's
-advertised wait (``retry-after-ms``, ``Retry-After`` in seconds or as an HTTP date) lengthens the backoff,
-up to ``MAX_RETRY_AFTER`` seconds (a longer one means the error is raised at once, ``retry_after`` on it),
-and a little random jitter is added on top of the backoff, never shortening it, so that many clients that
+sleeps. Failures that another attempt could fix are retried after a fixed or a doubling backoff, and two
+things lengthen the wait: a server's advertised wait (``retry-after-ms``, ``Retry-After`` in seconds or as an
+HTTP date), up to ``MAX_RETRY_AFTER`` seconds (a longer one means the error is raised at once, ``retry_after``
+on it), and a little random jitter on top of the backoff, never shortening it, so that many clients that
 failed together do not retry in lockstep.
 """
 
@@ -53,7 +53,7 @@ MAX_RETRY_AFTER = 60.0
 RETRYABLE_ERRORS: tuple[type[MiniLLMError], ...] = (
     APIConnectionError,  # includes APITimeoutError
     StreamError,
-    # Content rejections from post-processing (reference §8.3): another sample may well be acceptable.
+    # Replies rejected by post-processing (blank, no JSON, unrepairable): another sample may well be acceptable.
     EmptyResponseError,
     NoJSONFoundError,
     JSONRepairError,
@@ -118,7 +118,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Whether another attempt could succeed after ``exc`` (reference §8.4, SPEC §3.8).
+    """Whether another attempt could succeed after ``exc``.
 
     Retried: ``APIError`` with status 408, 429 or 500 and above (unless it advertises a wait longer than
     ``MAX_RETRY_AFTER``), connection failures and timeouts, broken streams, and the content rejections of

@@ -1,4 +1,4 @@
-"""Tools as the normalized model keeps them (reference §16.1): what a model may call (``ToolDefinition``),
+"""Tools as minillm keeps them, the same for every wire: what a model may call (``ToolDefinition``),
 whether and which it must call (``ToolChoice``), and the calls it made (``ToolCall``).
 
 These are wire-neutral values; each provider module maps them to its own JSON (the OpenAI dialect's

@@ -1,6 +1,6 @@
 """The OpenAI ``/chat/completions`` dialect, written once and shared by the OpenAI, OpenRouter and generic wires.
 
-``OpenAIDialect`` implements the whole ``Provider`` protocol for that dialect (reference §10.1). The wires differ
+``OpenAIDialect`` implements the whole ``Provider`` protocol for that dialect. The wires differ
 only in a few knobs, set as class attributes (or overridden methods) by each subclass: the token-limit key, how
 usage is asked for, whether media size hints ride the wire, whether and where prompt-cache markers go,
 attribution headers, and OpenRouter routing. A server that speaks the dialect with a twist can subclass it the
@@ -107,7 +107,7 @@ def in_band_error(status: int, message: str, body: object = None) -> APIError:
 
 
 def _raise_error_object(data: Mapping[str, Any]) -> None:
-    """Raise when ``data`` carries a non-empty ``error`` object (reference §10.1 step 1).
+    """Raise when ``data`` carries a non-empty ``error`` object: some servers answer 200 with an error inside.
 
     The status is ``error.code`` when it is an integer from 100 to 599, else 502. An ``error`` that is null,
     ``{}``, false, 0, ``""``, a string or an array is not an error.
@@ -125,7 +125,7 @@ def _raise_error_object(data: Mapping[str, Any]) -> None:
 
 
 def parse_openai_usage(data: object) -> Usage | None:
-    """The ``usage`` object of an OpenAI-dialect body as ``Usage`` (reference §10.1, §12.2), or None.
+    """The ``usage`` object of an OpenAI-dialect body as ``Usage``, or None.
 
     ``cached_tokens`` is part of ``prompt_tokens`` and is subtracted; ``cache_write_tokens`` is not (it is
     additive). Usage that claims more cached tokens than prompt tokens is inconsistent and dropped.
@@ -200,7 +200,8 @@ def _with_cache_marker(content: str | list[dict[str, Any]], index: int) -> str |
 
 
 def _kept_marks(messages: Sequence[Message], cap: int | None) -> set[int]:
-    """Indices of the marked messages that keep their mark: all of them, or the last ``cap`` (§10.6)."""
+    """Indices of the marked messages that keep their mark: all of them, or the last ``cap`` when more are
+    marked than the provider allows (the dropped ones are logged)."""
     marked = [i for i, m in enumerate(messages) if m.cache_breakpoint]
     if cap is not None and len(marked) > cap:
         _log.warning(
@@ -345,7 +346,8 @@ class OpenAIDialect:
         return body
 
     def parse_response(self, data: Any) -> CompletionResponse:
-        """A 2xx body as a response (reference §10.1, response parse steps 1-8)."""
+        """A 2xx body as a response: an ``error`` object in it raises; ``choices[0].message`` is required; its text
+        (``""`` when null), tool calls, returned images, finish reason and usage are read."""
         if not isinstance(data, (dict, Mapping)):
             raise MalformedResponseError(
                 f"expected a JSON object with 'choices' from the provider, got: {_json_preview(data)}"
@@ -415,7 +417,8 @@ class OpenAIDialect:
         return parse_openai_usage(data)
 
     def parse_media(self, message: Mapping[str, Any]) -> tuple[Media, ...]:
-        """Images the model returned in ``message.images`` (reference §15), as URL images."""
+        """Images the model returned in ``message.images`` (each an ``image_url.url``, https or ``data:``), as URL
+        images; an entry without a URL is a malformed answer."""
         images = message.get("images")
         if not isinstance(images, list):
             return ()
@@ -429,7 +432,7 @@ class OpenAIDialect:
 
     def tools_payload(self, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
         """The ``tools`` array: ``{"type": "function", "function": {"name", "parameters", "description"?,
-        "strict"?}}`` per tool (reference §16.2)."""
+        "strict"?}}`` per tool."""
         out: list[dict[str, Any]] = []
         for tool in tools:
             function: dict[str, Any] = {"name": tool.name, "parameters": tool.to_dict()["parameters"]}

@@ -1,14 +1,15 @@
 """The OpenRouter wire (``GeneratorInfo.openrouter``): the ``/chat/completions`` dialect plus routing,
 attribution headers, prompt-cache markers for Claude models and native cost.
 
-Differences from the shared dialect (reference §10.3): usage is asked for, streamed or not, whenever costs are
+Differences from the shared dialect: usage is asked for, streamed or not, whenever costs are
 tracked (``"usage": {"include": true}``); the generator's app attribution goes out as ``HTTP-Referer`` / ``X-Title``;
 media size hints stay in the parts; routing preferences go under ``provider``; cache marks become
 ``cache_control`` markers (the last four) when the model is a Claude model; the usage parse adds OpenRouter's
 ``cost`` and ``cost_details.upstream_inference_cost``.
 
-For streams that ended without usage, the cost can be looked up afterwards at ``/generation``
-(reference §12.5): ``generation_request`` builds that request and ``parse_generation_record`` reads the answer.
+For streams that ended without usage, the cost can be looked up afterwards: OpenRouter keeps a record of each
+generation at ``/generation?id=...`` a moment after it ends. ``generation_request`` builds that request and
+``parse_generation_record`` reads the answer.
 """
 
 from __future__ import annotations
