@@ -241,8 +241,8 @@ def _tool_json(tool: ToolDefinition) -> _Block:
 
 
 def _tool_choice_json(params: CompletionParameters) -> _Block | None:
-    """The ``tool_choice`` object (``auto``, ``none``, ``any`` for required, or ``tool`` with a name), with ``parallel_tool_calls=False`` folded in as
-    ``disable_parallel_tool_use``.
+    """The ``tool_choice`` object (``auto``, ``none``, ``any`` for required, or ``tool`` with a name), with
+    ``parallel_tool_calls=False`` folded in as ``disable_parallel_tool_use``.
 
     Without an explicit choice, forbidding parallel calls creates an ``auto`` choice to carry the flag, but only
     when tools are offered (Anthropic refuses a ``tool_choice`` without tools). A ``none`` choice never carries
