@@ -431,12 +431,12 @@ class ArgumentStream:
         if c != "u":
             if self._lenient:
                 return "\\", i + 1
-            self._fail(f"invalid escape {text[i:i + 2]!r} in a string")
+            self._fail(f"invalid escape {text[i : i + 2]!r} in a string")
         digits = text[i + 2 : i + 6]
         if not all(d in _HEX for d in digits):
             if self._lenient:
                 return "\\", i + 1
-            self._fail(f"invalid escape {text[i:i + 2 + len(digits)]!r} in a string")
+            self._fail(f"invalid escape {text[i : i + 2 + len(digits)]!r} in a string")
         if len(digits) < 4:
             # Strict mode keeps waiting, and fails at finish on the unterminated string.
             return ("\\", i + 1) if eof and self._lenient else _NEED_MORE

@@ -73,8 +73,9 @@ class ToolDefinition:
 
     name: str = attrs.field(validator=_name)
     description: str | None = attrs.field(default=None, validator=_optional_str)
-    parameters: dict[str, Any] = attrs.field(factory=lambda: copy.deepcopy(_EMPTY_SCHEMA), converter=_schema,
-                                             hash=False)
+    parameters: dict[str, Any] = attrs.field(
+        factory=lambda: copy.deepcopy(_EMPTY_SCHEMA), converter=_schema, hash=False
+    )
     strict: bool | None = attrs.field(default=None, validator=_optional_bool)
 
     def with_strict(self, strict: bool | None = True) -> ToolDefinition:
