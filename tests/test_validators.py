@@ -17,7 +17,7 @@ from minillm.core.retry import RetryPolicy
 
 @attrs.frozen
 class _Box:
-    count: Any = attrs.field(default=0, validator=_v.int_at_least(1, optional=False))
+    count: Any = attrs.field(default=1, validator=_v.int_at_least(1, optional=False))
     size: Any = attrs.field(default=None, validator=_v.number_in(0, unit=" of widgets"))
     share: Any = attrs.field(default=None, validator=_v.number_in(0.0, 1.0))
     offset: Any = attrs.field(default=None, validator=_v.number_in(-1.5))
@@ -36,14 +36,13 @@ class _Box:
     ],
 )
 def test_each_refusal_names_the_field_and_the_rule(kwargs: dict[str, Any], message: str) -> None:
-    defaults: dict[str, Any] = {"count": 1}
     with pytest.raises(InvalidParameterError) as info:
-        _Box(**{**defaults, **kwargs})
+        _Box(**kwargs)
     assert str(info.value) == message
 
 
 def test_optional_fields_take_none_and_required_ones_do_not() -> None:
-    assert _Box(count=1, size=None, share=None, offset=None).size is None
+    assert _Box(size=None, share=None, offset=None).size is None
     with pytest.raises(InvalidParameterError, match="non-negative number of USD per million tokens, got None"):
         TokenPrice(None, 1.0)  # type: ignore[arg-type]
     assert TokenPrice(1.0, 2.0, cache_read_per_mtok=None).cache_read_per_mtok is None
