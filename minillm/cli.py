@@ -211,7 +211,7 @@ def _error(text: str) -> None:
     _say(sys.stderr, f"{PROG}: error: {text}")
 
 
-# ----- repair-json (reference §20) ----------------------------------------------------------------------
+# ----- repair-json: the file (or stdin) repaired to JSON on stdout ------------------------------------------
 
 
 def _run_repair_json(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The agent loop on the conversation tree (reference §16.3): the model asks for tools, the results go back as
+"""The agent loop on the conversation tree: the model asks for tools, the results go back as
 tool nodes, and the next completion carries the same tools. Run on each wire, blocking and async, streamed and
 not, through the local server; plus ``examples/agent_loop.py`` and ``ArgumentStream`` fed from a live stream.
 """
@@ -47,8 +47,10 @@ def gen_for(server: MockLLMServer, wire: str) -> GeneratorInfo:
     if wire == "openai":
         return GeneratorInfo.openai("gpt-test").with_api_key("sk-test").with_base_url(server.openai_base_url)
     if wire == "openrouter":
-        return GeneratorInfo.openrouter("openai/gpt-test").with_api_key("sk-test").with_base_url(
-            server.openrouter_base_url
+        return (
+            GeneratorInfo.openrouter("openai/gpt-test")
+            .with_api_key("sk-test")
+            .with_base_url(server.openrouter_base_url)
         )
     return GeneratorInfo.anthropic("claude-test").with_api_key("sk-test").with_base_url(server.anthropic_base_url)
 
@@ -137,10 +139,16 @@ def test_two_round_loop_with_parallel_calls(api: API, llm_server: MockLLMServer,
                 "role": "assistant",
                 "content": "Checking both.",
                 "tool_calls": [
-                    {"id": "call_1", "type": "function",
-                     "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
-                    {"id": "call_2", "type": "function",
-                     "function": {"name": "get_weather", "arguments": '{"city": "Zürich"}'}},
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    },
+                    {
+                        "id": "call_2",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Zürich"}'},
+                    },
                 ],
             },
             # tool messages stay separate on the OpenAI wire (they carry tool_call_id)
@@ -282,9 +290,7 @@ def _write_file_live(api: API, node: ChatNode, gen: GeneratorInfo) -> tuple[list
 
 
 @pytest.mark.parametrize("wire", ["openai", "anthropic"])
-def test_argument_stream_reads_a_field_while_the_call_streams(
-    api: API, llm_server: MockLLMServer, wire: str
-) -> None:
+def test_argument_stream_reads_a_field_while_the_call_streams(api: API, llm_server: MockLLMServer, wire: str) -> None:
     body = 'print("hello")\nprint("wörld")\n'
     arguments = json.dumps({"path": "hello.py", "content": body}, ensure_ascii=False)
     llm_server.enqueue(Reply.text("Writing it.", tool_calls=[("call_1", "write_file", arguments)], chunk_size=6))

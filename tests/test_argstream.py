@@ -1,6 +1,7 @@
-"""ArgumentStream: live per-field decoding of streamed tool arguments (reference §17).
+"""ArgumentStream: live per-field decoding of streamed tool arguments.
 
-Every row of the reference's table is a case here, and every case runs with its text fed whole, split in two
+The cases are the Rust library's (MiniLLMLib-RS) table of inputs and decoded values, strict and lenient, and
+every case runs with its text fed whole, split in two
 at every offset, and one character at a time: the decoded values (and the text the handles stream) must not
 depend on where the fragments break.
 """
@@ -59,8 +60,9 @@ def run(raw: str | Sequence[str], mode: str, handles: Sequence[str] = ("content"
     return {"values": values, "texts": texts, "fields": stream.fields()}
 
 
-def check(raw: str, mode: str, expected: Any, fields: dict[str, Any] | None = None,
-          handles: Sequence[str] = ("content",)) -> None:
+def check(
+    raw: str, mode: str, expected: Any, fields: dict[str, Any] | None = None, handles: Sequence[str] = ("content",)
+) -> None:
     """Run every split of ``raw``; each must give ``expected`` (a value per handle, or ERROR) and ``fields``."""
     if not isinstance(expected, dict) and expected is not ERROR:
         expected = {handles[0]: expected}
@@ -83,7 +85,7 @@ def check(raw: str, mode: str, expected: Any, fields: dict[str, Any] | None = No
             assert got["fields"] == fields, where
 
 
-# ----- the reference table, strict rows -------------------------------------------------------------------
+# ----- strict rows: well-formed JSON arguments ---------------------------------------------------------------------
 
 
 def test_plain_string() -> None:
@@ -108,8 +110,7 @@ def test_whitespace_around_and_an_empty_string() -> None:
 
 def test_other_fields_of_every_kind() -> None:
     raw = (
-        '{"lang": "py\\"x", "n": 4.5e2, "flag": true, "meta": {"a": ["b", {"c": 1}]}, '
-        '"content": "payload", "after": 1}'
+        '{"lang": "py\\"x", "n": 4.5e2, "flag": true, "meta": {"a": ["b", {"c": 1}]}, "content": "payload", "after": 1}'
     )
     expected_fields = {"lang": 'py"x', "n": 450.0, "flag": True, "meta": {"a": ["b", {"c": 1}]}, "after": 1}
     check(raw, S, "payload", expected_fields)
@@ -146,7 +147,7 @@ def test_missing_field_fails_its_handle_only() -> None:
     assert "ended without the field 'content'" in str(got["values"]["content"])
 
 
-# ----- the reference table, lenient rows -------------------------------------------------------------------
+# ----- lenient rows: what models write that is not quite JSON -----------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -241,9 +242,9 @@ def test_text_is_available_at_each_feed_boundary(mode: str) -> None:
     assert content.take() == ""
     stream.feed("c\\")  # an escape cut in half waits for its second character
     assert content.take() == "c"
-    stream.feed('n')
+    stream.feed("n")
     assert content.take() == "\n"
-    stream.feed('\\ud83d')  # half a surrogate pair waits for the other half
+    stream.feed("\\ud83d")  # half a surrogate pair waits for the other half
     assert content.take() == ""
     stream.feed('\\ude00", "x": 1}')  # (a lenient '"}' would wait for the end of the input)
     assert content.take() == "😀"
@@ -367,9 +368,7 @@ def test_strict_finish_reports_the_raw_text() -> None:
     stream.feed('{"content": "no brace"')
     with pytest.raises(MalformedResponseError) as info:
         stream.finish()
-    assert str(info.value) == (
-        'streamed tool arguments: the object is not closed (raw: {"content": "no brace")'
-    )
+    assert str(info.value) == ('streamed tool arguments: the object is not closed (raw: {"content": "no brace")')
     assert stream.raw == '{"content": "no brace"'
 
 
@@ -391,7 +390,7 @@ def test_feed_takes_text_only() -> None:
 
 
 def test_a_long_value_in_many_small_fragments() -> None:
-    body = "".join(f"line {i}: \"quoted\" \\ and é\n" for i in range(3000))
+    body = "".join(f'line {i}: "quoted" \\ and é\n' for i in range(3000))
     raw = json.dumps({"path": "big.txt", "content": body})
     for mode in (S, L):
         stream = _stream(mode)
@@ -407,11 +406,12 @@ def test_a_long_value_in_many_small_fragments() -> None:
 
 # ----- properties ----------------------------------------------------------------------------------------
 
-_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-                     st.text())
-_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner,
-                                                                                               max_size=3),
-                       max_leaves=6)
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text()
+)
+_values = st.recursive(
+    _scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3), max_leaves=6
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,4 +1,4 @@
-"""Credential kinds, secret hiding, .env lookup and Claude subscription credentials (SPEC §3.4-3.5, ref §7, §13)."""
+"""Credential kinds, secret hiding, .env lookup and Claude subscription credentials."""
 
 from __future__ import annotations
 

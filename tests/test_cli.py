@@ -113,7 +113,7 @@ def test_a_bad_model_in_the_environment_is_a_usage_error(
     assert "$MINILLM_MODEL" in _one_error_line(capsys.readouterr().err)
 
 
-# ----- repair-json (reference §20) -----------------------------------------------------------------------
+# ----- repair-json: the file (or stdin) repaired to JSON on stdout ------------------------------------------
 
 
 def test_repair_json_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -177,9 +177,7 @@ def test_repair_json_unrepairable(monkeypatch: pytest.MonkeyPatch, capsys: pytes
 # ----- chat: one-shot ------------------------------------------------------------------------------------
 
 
-def test_one_shot_streams_the_reply(
-    llm_server: MockLLMServer, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_one_shot_streams_the_reply(llm_server: MockLLMServer, capsys: pytest.CaptureFixture[str]) -> None:
     llm_server.enqueue(Reply.text(["Bonjour", ", ", "traveller", "!"]))
     assert main(["chat", "Say hello", *_custom(llm_server)]) == 0
     captured = capsys.readouterr()
@@ -197,8 +195,20 @@ def test_one_shot_flags_reach_the_request(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     llm_server.enqueue(Reply.text("Lisbon.", usage=(20, 3)))
-    argv = ["chat", "Best city?", "--model", "openai:gpt-4o-mini", "--base-url", llm_server.openai_base_url,
-            "--system", "Be brief.", "--temperature", "0.2", "--max-tokens", "50"]
+    argv = [
+        "chat",
+        "Best city?",
+        "--model",
+        "openai:gpt-4o-mini",
+        "--base-url",
+        llm_server.openai_base_url,
+        "--system",
+        "Be brief.",
+        "--temperature",
+        "0.2",
+        "--max-tokens",
+        "50",
+    ]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert captured.out == "Lisbon.\n"
@@ -217,8 +227,14 @@ def test_one_shot_prints_a_known_cost(
 ) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", "or-test")
     llm_server.enqueue(Reply.text("Porto.", usage=(40, 5), cost=0.000123))
-    argv = ["chat", "Another city?", "--model", "openrouter:google/gemini-2.5-flash-lite",
-            "--base-url", llm_server.openrouter_base_url]
+    argv = [
+        "chat",
+        "Another city?",
+        "--model",
+        "openrouter:google/gemini-2.5-flash-lite",
+        "--base-url",
+        llm_server.openrouter_base_url,
+    ]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert captured.out == "Porto.\n"
@@ -253,16 +269,21 @@ def test_json_flag_on_anthropic_sends_no_response_format(
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "ant-test")
     llm_server.enqueue(Reply.text("{'ok': true,}", usage=(10, 4)))
-    argv = ["chat", "JSON please", "--json", "--model", "anthropic:claude-sonnet-4-5",
-            "--base-url", llm_server.anthropic_base_url]
+    argv = [
+        "chat",
+        "JSON please",
+        "--json",
+        "--model",
+        "anthropic:claude-sonnet-4-5",
+        "--base-url",
+        llm_server.anthropic_base_url,
+    ]
     assert main(argv) == 0
     assert capsys.readouterr().out == '{"ok": true}\n'
     assert "response_format" not in llm_server.last_request.json
 
 
-def test_an_api_error_is_one_line_and_exit_1(
-    llm_server: MockLLMServer, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_api_error_is_one_line_and_exit_1(llm_server: MockLLMServer, capsys: pytest.CaptureFixture[str]) -> None:
     llm_server.enqueue(Reply.error(400, "the model does not exist"))
     assert main(["chat", "Hi", *_custom(llm_server)]) == 1
     captured = capsys.readouterr()
@@ -282,8 +303,12 @@ def test_a_bad_base_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     ("model", "variable"),
-    [("openrouter:google/gemini-2.5-flash-lite", "OPENROUTER_API_KEY"), ("openai:gpt-4o-mini", "OPENAI_API_KEY"),
-     ("anthropic:claude-sonnet-4-5", "ANTHROPIC_API_KEY"), ("claude:claude-sonnet-4-5", "ANTHROPIC_AUTH_TOKEN")],
+    [
+        ("openrouter:google/gemini-2.5-flash-lite", "OPENROUTER_API_KEY"),
+        ("openai:gpt-4o-mini", "OPENAI_API_KEY"),
+        ("anthropic:claude-sonnet-4-5", "ANTHROPIC_API_KEY"),
+        ("claude:claude-sonnet-4-5", "ANTHROPIC_AUTH_TOKEN"),
+    ],
 )
 def test_missing_key_names_the_variable(
     model: str, variable: str, llm_server: MockLLMServer, capsys: pytest.CaptureFixture[str]
@@ -384,7 +409,10 @@ def test_save_then_load_continues_the_thread(
     assert main(["chat", "Who am I?", "--load", str(path), "--save", str(path), *_custom(llm_server)]) == 0
     assert capsys.readouterr().out == "Hi Bob!\nYou are Bob.\n"
     assert [m["content"] for m in llm_server.last_request.json["messages"]] == [
-        "Be brief.", "I am Bob.", "Hi Bob!", "Who am I?"
+        "Be brief.",
+        "I am Bob.",
+        "Hi Bob!",
+        "Who am I?",
     ]
     _, leaf = ChatNode.from_thread_file(path)
     assert leaf.depth() == 4 and leaf.text == "You are Bob."
@@ -492,7 +520,9 @@ def test_subprocess_one_shot_and_session(llm_server: MockLLMServer, tmp_path: Pa
     done = _run(["chat", *_custom(llm_server)], stdin="My colour is blue.\nWhat is my colour?\n", cwd=tmp_path)
     assert (done.returncode, done.stdout) == (0, "Noted: blue.\nBlue.\n")
     assert [m["content"] for m in llm_server.last_request.json["messages"]] == [
-        "My colour is blue.", "Noted: blue.", "What is my colour?"
+        "My colour is blue.",
+        "Noted: blue.",
+        "What is my colour?",
     ]
 
 

@@ -1,6 +1,6 @@
 """A user can teach minillm a wire of their own by implementing the small ``Provider`` protocol.
 
-"EchoAI" is the reference's example of such a wire: its own endpoint, auth header, body and response shape.
+"EchoAI" is a made-up wire with everything its own: its own endpoint, auth header, body and response shape.
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ from minillm import (
     StreamError,
     Usage,
 )
-from minillm.core.auth import ResolvedCredential
 from minillm.core.flow import CompletionCall
-from minillm.core.providers.base import Provider, StreamEnd, WireRequest, join_url
-from minillm.core.sse import ServerSentEvent
+from minillm.core.providers import Provider, ResolvedCredential, ServerSentEvent, StreamEnd, WireRequest, join_url
 from minillm.core.stream import StreamChunk
 
 

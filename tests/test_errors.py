@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 import minillm
+import minillm.core.errors
 from minillm.core.errors import SchemaValidationError
 
 PINNED = [
@@ -69,3 +73,45 @@ def test_local_errors_are_not_provider_errors(name: str) -> None:
 def test_schema_validation_error_carries_what_was_lost() -> None:
     error = SchemaValidationError("no", node="n", raw='{"a": 1', value={"a": 1}, errors=("a: not a string",))
     assert (error.node, error.raw, error.value, error.errors) == ("n", '{"a": 1', {"a": 1}, ["a: not a string"])
+
+
+# ----- the drawings of the tree ---------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+_NAME = re.compile(r"[A-Z]\w+")
+
+
+def _drawn_tree(text: str) -> dict[str, str]:
+    """Each class in the box-drawing tree that starts at the line "MiniLLMError", with its drawn parent.
+
+    A class's depth is the column of its name over 4: the root at 0, "├── X" at 4, "│   ├── X" at 8.
+    """
+    lines = text.splitlines()
+    root = next(i for i, line in enumerate(lines) if line.strip() == "MiniLLMError")
+    margin = lines[root].index("MiniLLMError")
+    parents: dict[str, str] = {}
+    stack = ["MiniLLMError"]
+    for line in lines[root + 1 :]:
+        row = line[margin:]
+        match = _NAME.search(row)
+        if "── " not in row or match is None:
+            break
+        depth = match.start() // 4
+        del stack[depth:]
+        parents[match.group()] = stack[-1]
+        stack.append(match.group())
+    return parents
+
+
+def _real_tree() -> dict[str, str]:
+    classes = [getattr(minillm.core.errors, name) for name in minillm.core.errors.__all__]
+    return {cls.__name__: cls.__bases__[0].__name__ for cls in classes if cls is not minillm.core.errors.MiniLLMError}
+
+
+def test_the_tree_drawn_in_the_errors_module_is_the_real_one() -> None:
+    assert minillm.core.errors.__doc__ is not None
+    assert _drawn_tree(minillm.core.errors.__doc__) == _real_tree()
+
+
+def test_the_tree_drawn_in_the_errors_page_is_the_real_one() -> None:
+    assert _drawn_tree(DOCS.read_text(encoding="utf-8")) == _real_tree()

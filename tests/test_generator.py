@@ -1,4 +1,4 @@
-"""GeneratorInfo presets, builders, secret hiding and provider endpoints (reference §7, SPEC §2, §3.4-3.5)."""
+"""GeneratorInfo presets, builders, secret hiding and provider endpoints."""
 
 from __future__ import annotations
 

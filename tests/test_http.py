@@ -1,8 +1,14 @@
-"""HTTP as data: the request value and how an error status becomes a typed error."""
+"""HTTP as data: the request value, how an error status becomes a typed error, and the JSON readers (whose
+fast path, one call into the C scanner for the usual text, must read and refuse exactly what ``json.loads`` does)."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minillm import (
     APIError,
@@ -12,7 +18,7 @@ from minillm import (
     RateLimitError,
     ServerError,
 )
-from minillm.core.http import HTTPRequest, api_error, decode_json_body
+from minillm.core.http import HTTPRequest, api_error, decode_json_body, loads_json_text
 
 
 def test_request_body_and_headers() -> None:
@@ -77,3 +83,59 @@ def test_decode_json_body() -> None:
         decode_json_body(b"[" * 100_000)
     with pytest.raises(MalformedResponseError):
         decode_json_body(b"\xff\xfe")
+
+
+# ----- JSON readers ---------------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
+padding = st.sampled_from(["", " ", "\n", "\t ", "\r\n"])
+
+
+def _outcome(read: Any, text: Any) -> tuple[str, Any]:
+    try:
+        return "value", read(text)
+    except (ValueError, RecursionError) as e:
+        return "error", type(e)
+
+
+@given(json_values, padding, padding)
+def test_loads_json_text_reads_what_json_loads_reads(value: Any, before: str, after: str) -> None:
+    text = before + json.dumps(value) + after
+    assert _outcome(loads_json_text, text) == _outcome(json.loads, text)
+
+
+@given(st.text(max_size=40))
+def test_loads_json_text_refuses_what_json_loads_refuses(text: str) -> None:
+    assert _outcome(loads_json_text, text) == _outcome(json.loads, text)
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a": 1} {"b": 2}', '{"a": 1} x', "\ufeff{}", "NaN", "[1, 2", "", " ", '"\\ud800"', "1e400"]
+)
+def test_loads_json_text_edge_cases(text: str) -> None:
+    assert _outcome(loads_json_text, text) == _outcome(json.loads, text)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1}',
+        b'\xef\xbb\xbf{"a": 1}',  # a UTF-8 byte-order mark
+        '{"a": "\u00e9"}'.encode("utf-16"),
+        '{"a": 1}'.encode("utf-16-le"),  # no byte-order mark: json.loads detects it from the zero bytes
+        '{"a": 1}'.encode("utf-32"),
+        b" [1, 2] ",
+    ],
+)
+def test_decode_json_body_reads_every_encoding_json_loads_reads(body: bytes) -> None:
+    assert decode_json_body(body) == json.loads(body)
+
+
+@pytest.mark.parametrize("body", [b"", b"nope", b'{"a": 1} x', b"\xff\xfe", b"\xc3\x28", b"[" * 100_000])
+def test_decode_json_body_refuses_what_json_loads_refuses(body: bytes) -> None:
+    with pytest.raises(MalformedResponseError):
+        decode_json_body(body)

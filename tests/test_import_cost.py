@@ -122,3 +122,12 @@ def test_an_async_completion_without_client_works_after_importing_only_the_tree(
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == "Echo: Hello!"
+
+
+def test_httpx2_is_never_imported_for_an_httpx_client() -> None:
+    assert _loaded_after("import minillm\nminillm.SyncClient()\nminillm.AsyncClient()", ("httpx2",)) == []
+
+
+def test_what_only_some_paths_need_is_not_loaded_with_minillm() -> None:
+    candidates = ("json_repair", "tenacity", "cattrs", "dotenv", "minillm.testing")
+    assert _loaded_after("import minillm\nminillm.SyncClient()", candidates) == []

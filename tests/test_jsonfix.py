@@ -1,4 +1,4 @@
-"""JSON repair (minillm.core.jsonfix) against the reference's examples (behaviour.md §18, §8.3).
+"""JSON repair (minillm.core.jsonfix) against the examples of the Rust library minillm follows (MiniLLMLib-RS).
 
 Where json-repair (the Python package underneath) differs from the Rust crate, the case says so with
 "DIFFERS:" and asserts what minillm does.
@@ -26,7 +26,7 @@ FHIR_MISSING_BRACKET = (
 
 # (input, repair_json output). Default options throughout, as minillm exposes no others.
 REPAIR_CASES = [
-    # §18.1 strict path and serialization
+    # the strict path and serialization
     pytest.param('{"a":1,"b":[1,2,{"c":null}]}', '{"a": 1, "b": [1, 2, {"c": null}]}', id="valid-compacted"),
     pytest.param('{\n  "a" : 1 ,\n  "b" : [ ]\n}', '{"a": 1, "b": []}', id="valid-pretty-compacted"),
     pytest.param('{"key_1\n": "value"}', '{"key_1": "value"}', id="raw-newline-key-stripped-by-repair"),
@@ -43,7 +43,7 @@ REPAIR_CASES = [
     pytest.param('{"a": "é"}', '{"a": "\\u00e9"}', id="non-ascii-escaped"),
     pytest.param('{"a": "😀"}', '{"a": "\\ud83d\\ude00"}', id="astral-surrogate-pair"),
     pytest.param('{"a": "\x7f\x85"}', '{"a": "\\u007f\\u0085"}', id="c1-controls-escaped"),
-    # §18.2.1 prose around JSON; standalone scalars only through the strict path
+    # prose around JSON; standalone scalars only through the strict path
     pytest.param("string", "", id="prose-word"),
     pytest.param("True", "", id="top-level-True"),
     pytest.param('"', "", id="lone-quote"),
@@ -53,14 +53,14 @@ REPAIR_CASES = [
     pytest.param("1.2", "1.2", id="scalar-float-strict"),
     pytest.param("true", "true", id="scalar-true-strict"),
     pytest.param('"hello"', '"hello"', id="scalar-string-strict"),
-    # §18.2.2 code fences
+    # code fences
     pytest.param('```json\n{"key": "value"}\n```', '{"key": "value"}', id="fence"),
     # A valid document is never repaired, so a fence inside its string stays text (strict first).
     pytest.param('{"k": "```json\\n[1]\\n```"}', '{"k": "```json\\n[1]\\n```"}', id="fence-in-valid-string-kept"),
     pytest.param('{"k": "```json\n{\\"a\\": 1}\n```"}', '{"k": {"a": 1}}', id="fence-in-string-replaces-it"),
     pytest.param('{"k": "```json\n[1]\n```"', '{"k": [1]}', id="fence-in-unterminated-object"),
     pytest.param('{"a": 1}```', '{"a": 1}', id="stray-backticks"),
-    # §18.2.3 comments
+    # comments
     pytest.param('# note\n{"a": 1}', '{"a": 1}', id="hash-comment-before"),
     pytest.param('// note\n{"a": 1}', '{"a": 1}', id="slash-comment-before"),
     pytest.param('/* note */ {"a": 1}', '{"a": 1}', id="block-comment"),
@@ -68,14 +68,14 @@ REPAIR_CASES = [
     pytest.param('Result #1: {"a": 1}', "", id="hash-in-prose-eats-line"),
     pytest.param('see https://x.io {"a": 1}', "", id="url-in-prose-eats-line"),
     pytest.param('see https://x.io\n{"a": 1}', '{"a": 1}', id="json-on-next-line-survives"),
-    # §18.2.4 quotes
+    # quotes
     pytest.param("{'a': 'b'}", '{"a": "b"}', id="single-quotes"),
     pytest.param("{“key”: “value”}", '{"key": "value"}', id="smart-quotes"),
     pytest.param("{key: value}", '{"key": "value"}', id="bare-words"),
     pytest.param('{"key": "value', '{"key": "value"}', id="missing-closing-quote"),
     pytest.param('{"key": ""value""}', '{"key": "value"}', id="doubled-quotes"),
     pytest.param("{'a': 'it\\'s'}", '{"a": "it\'s"}', id="escaped-single-quote"),
-    # §18.2.5 structure
+    # structure
     pytest.param('{"a": 1', '{"a": 1}', id="missing-brace"),
     pytest.param("[1, 2", "[1, 2]", id="missing-bracket"),
     pytest.param('{"a": 1 "b": 2}', '{"a": 1, "b": 2}', id="missing-comma"),
@@ -85,9 +85,9 @@ REPAIR_CASES = [
     pytest.param("{'a', 'b'}", '["a", "b"]', id="set-to-array"),
     pytest.param('["key":"value"}]', '[{"key": "value"}]', id="array-of-object"),
     pytest.param('{"a": "b"}}}', '{"a": "b"}', id="extra-closers"),
-    # §18.2.6 literals
+    # literals
     pytest.param('{"a": TRUE, "b": Null, "c": False}', '{"a": true, "b": null, "c": false}', id="literal-case"),
-    # §18.2.7 numbers
+    # numbers
     pytest.param('{"v": 82_461_110}', '{"v": 82461110}', id="int-underscores"),
     pytest.param('{"v": 1_234.5_6}', '{"v": 1234.56}', id="float-underscores"),
     pytest.param("[.25]", "[0.25]", id="leading-dot"),
@@ -98,7 +98,7 @@ REPAIR_CASES = [
     pytest.param('{"v": 105,12}', '{"v": "105,12"}', id="comma-decimal-string"),
     pytest.param('{"v": 1notanumber}', '{"v": "1notanumber"}', id="number-then-letters"),
     pytest.param('{"k": 1_2x}', '{"k": "1_2x"}', id="underscore-then-letter"),
-    # §18.5 floats JSON cannot hold
+    # floats JSON cannot hold
     pytest.param('{"k": 1e400}', '{"k": "1e400"}', id="overflow-kept-as-text"),
     pytest.param("[1e400]", '["1e400"]', id="overflow-in-array"),
     pytest.param('{"k": -1e400}', '{"k": "-1e400"}', id="negative-overflow"),
@@ -109,20 +109,20 @@ REPAIR_CASES = [
     # DIFFERS: the Rust repair path turns an i64 overflow into a string; Python keeps the exact integer.
     pytest.param('{"k": 99999999999999999999999, }', '{"k": 99999999999999999999999}', id="DIFFERS-big-int"),
     pytest.param('[[{"a":1},{"b":2}],[{"c":3}]]', '[[{"a": 1}, {"b": 2}], [{"c": 3}]]', id="nesting-kept"),
-    # §18.2.8 escapes in strings
+    # escapes in strings
     pytest.param('{"a": "\\t\\n\\u00e9\\x41\\\'"}', '{"a": "\\t\\n\\u00e9A\'"}', id="escapes-decoded"),
-    # §18.2.9 arrays
+    # arrays
     pytest.param("[1, 2, ..., 3]", "[1, 2, 3]", id="ellipsis-dropped"),
     pytest.param("['...']", '["..."]', id="quoted-ellipsis-kept"),
     pytest.param('{"a": [1], [2]}', '{"a": [1, 2]}', id="stray-array-merged"),
-    # §18.2.10 objects
+    # objects
     pytest.param('{"a": 1}, "key2": "value2"}', '{"a": 1, "key2": "value2"}', id="trailing-pairs-merged"),
     pytest.param('{"a": 1, "b": 0, "a": 2}', '{"a": 2, "b": 0}', id="duplicate-key-first-position-last-value"),
-    # The reference's sibling-objects rule is its repair parser's; valid JSON never reaches it (strict first).
+    # The Rust crate's sibling-objects rule is its repair parser's; valid JSON never reaches it (strict first).
     pytest.param('[{"a":1,"a":2,"a":3}]', '[{"a": 3}]', id="duplicate-keys-in-array-valid"),
     # DIFFERS: on the repair path the Rust crate gives [{"a": 1}, {"a": 2}, {"a": 3}]; json-repair merges.
     pytest.param('[{"a":1,"a":2,"a":3},]', '[{"a": 3}]', id="DIFFERS-duplicate-keys-in-array-repair"),
-    # §18.2.11 several top-level values
+    # several top-level values
     pytest.param("[]{}", "[]", id="empty-dropped"),
     pytest.param('[]{"key":"value"}', '{"key": "value"}', id="empty-replaced"),
     pytest.param('[{"key":"value"}][{"key":"value_after"}]', '[{"key": "value_after"}]', id="same-shape-replaces"),
@@ -139,7 +139,7 @@ def test_repair_json_reference_cases(text: str, expected: str) -> None:
     assert repair_json(text) == expected
 
 
-# (input, loads value) from §18.3 and §8.3
+# (input, loads value): values, and the refusals crash_on_refusal acts on
 LOADS_CASES = [
     pytest.param("true", True, id="true"),
     pytest.param("false", False, id="false"),
@@ -293,7 +293,7 @@ def test_extract_json_keeps_empty_containers() -> None:
     assert extract_json("I can't help. {}") == "{}"
 
 
-# ---- refusal values (§8.3) ----------------------------------------------------------------------------------
+# ---- refusal values: null, "", [] and {} count as no JSON --------------------------------------------------
 
 
 @pytest.mark.parametrize("value", [None, "", [], {}])

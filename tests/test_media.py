@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import pathlib
 from typing import Any
 
@@ -431,12 +432,45 @@ def test_to_bytes_of_a_url_is_an_error(cls: Any, fmt: str) -> None:
         media.to_bytes()
 
 
+BAD_BASE64 = ["abc", "!!!", "!!!!", "YW Jj", "é123", "YWJj====", "YR==", "YWJj\n"]
+
+
 @pytest.mark.parametrize(("cls", "fmt"), INLINE)
-@pytest.mark.parametrize("bad", ["abc", "!!!!", "YW Jj", "é123", "YWJj====", "YR==", "YWJj\n"])
+@pytest.mark.parametrize("bad", BAD_BASE64)
 def test_to_bytes_of_bad_base64_is_an_error(cls: Any, fmt: str, bad: str) -> None:
-    media = cls.from_base64(bad, fmt)
+    media = cls(bad, fmt)  # the constructor takes the text as it is; only to_bytes decodes it
     with pytest.raises(InvalidParameterError, match="not valid base64"):
         media.to_bytes()
+
+
+@pytest.mark.parametrize(("cls", "fmt"), INLINE)
+@pytest.mark.parametrize("bad", BAD_BASE64)
+def test_from_base64_refuses_text_that_is_not_base64(cls: Any, fmt: str, bad: str) -> None:
+    with pytest.raises(InvalidParameterError, match="not valid base64") as info:
+        cls.from_base64(bad, fmt)
+    message = str(info.value)
+    assert message.startswith(f"{cls.__name__}.from_base64: ")
+    assert f"{cls.__name__}.from_bytes" in message  # what to do instead
+
+
+@pytest.mark.parametrize(("cls", "fmt"), INLINE)
+def test_from_base64_points_a_data_url_to_from_url(cls: Any, fmt: str) -> None:
+    with pytest.raises(InvalidParameterError, match=rf"use {cls.__name__}\.from_url"):
+        cls.from_base64("data:image/png;base64,YWJj", fmt)
+
+
+@pytest.mark.parametrize(("cls", "fmt"), INLINE)
+def test_from_base64_refuses_bytes(cls: Any, fmt: str) -> None:
+    with pytest.raises(InvalidParameterError, match="from_bytes"):
+        cls.from_base64(b"YWJj", fmt)
+
+
+@pytest.mark.parametrize(("cls", "fmt"), INLINE)
+@pytest.mark.parametrize("good", ["", "YQ==", "YWI=", "YWJj", "AAEC/+9z"])
+def test_from_base64_keeps_any_canonical_text(cls: Any, fmt: str, good: str) -> None:
+    media = cls.from_base64(good, fmt)
+    assert media.base64_data == good and media.is_url is False
+    assert media.to_bytes() == base64.b64decode(good)
 
 
 @pytest.mark.parametrize("cls", [ImageData, AudioData, VideoData, DocumentData])

@@ -1,4 +1,4 @@
-"""CompletionParameters, NodeCompletionParameters, ProviderSettings and friends (reference §6, SPEC §2-3)."""
+"""CompletionParameters, NodeCompletionParameters, ProviderSettings and friends."""
 
 from __future__ import annotations
 
@@ -478,5 +478,5 @@ def test_negative_retry_through_builder_raises() -> None:
 
 
 def test_zero_max_tokens_is_allowed_for_cache_warm_ups() -> None:
-    # ensure_cached sends max_tokens=0 (reference §8.8)
+    # ensure_cached warms the cache with a request for no tokens at all
     assert CompletionParameters(max_tokens=0).max_tokens == 0

@@ -1,4 +1,4 @@
-"""Pretty printing: the exact strings of reference §5."""
+"""Pretty printing: the exact strings, byte for byte (the Rust library prints the same)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from minillm import (
@@ -13,6 +14,7 @@ from minillm import (
     MessageContent,
     Role,
     ToolCall,
+    Usage,
 )
 from minillm.core.messages import AudioPart, ImagePart, TextPart
 
@@ -67,7 +69,7 @@ def test_has_tool_calls() -> None:
     assert CompletionResponse("i", "m", "", tool_calls=[CALL]).has_tool_calls() is True
 
 
-# ----- to_assistant_message --------------------------------------------------------------------------
+# ----- to_assistant_message -------------------------------------------------------------------------------
 
 
 def test_plain_text_response_gives_a_plain_assistant_message() -> None:
@@ -139,7 +141,7 @@ def test_media_and_tool_calls_together() -> None:
     assert msg.tool_calls == (CALL,)
 
 
-# ----- ToolCall.arguments_json -----------------------------------------------------------------------
+# ----- ToolCall.arguments_json ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -171,3 +173,33 @@ def test_arguments_json_rejects_invalid_json(arguments: str) -> None:
 def test_tool_call_defaults_and_to_dict() -> None:
     assert ToolCall("c1", "f").arguments == ""
     assert CALL.to_dict() == {"id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'}
+
+
+# ----- a response's headers -------------------------------------------------------------------------------
+
+
+def test_attaching_headers_keeps_every_other_field() -> None:
+    # _with_headers writes attrs.evolve out by hand; this fails if a field is ever added and not copied.
+    response = CompletionResponse(
+        id="r1",
+        model="m",
+        content="hi",
+        finish_reason="tool_calls",
+        usage=Usage(uncached_input_tokens=3, completion_tokens=2),
+        tool_calls=(ToolCall("c1", "f", "{}"),),
+        media=(ImageData.from_url("https://example.com/a.png"),),
+    )
+    headers = {"X-Request-Id": "abc"}
+    attached = response._with_headers(headers)
+    assert attached == attrs.evolve(response, headers=headers)
+    assert dict(attached.headers) == {"x-request-id": "abc"}
+    assert [f.name for f in attrs.fields(CompletionResponse)] == [
+        "id",
+        "model",
+        "content",
+        "finish_reason",
+        "usage",
+        "tool_calls",
+        "headers",
+        "media",
+    ]

@@ -21,7 +21,7 @@ E = ServerSentEvent
 BOM = b"\xef\xbb\xbf"
 
 
-# --- the every-offset harness -------------------------------------------------------------------------------
+# --- the every-offset harness -----------------------------------------------------------------------------
 
 Outcome = tuple[list[ServerSentEvent], str | None, int | None]
 
@@ -56,7 +56,7 @@ def decode_every_way(stream: bytes) -> list[ServerSentEvent]:
     return decode_every_way_full(stream)[0]
 
 
-# --- the value type -----------------------------------------------------------------------------------------
+# --- the value type ---------------------------------------------------------------------------------------
 
 
 def test_event_defaults_and_equality() -> None:
@@ -67,7 +67,7 @@ def test_event_defaults_and_equality() -> None:
         event.data = "y"  # type: ignore[misc]
 
 
-# --- line endings -------------------------------------------------------------------------------------------
+# --- line endings -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("eol", [b"\n", b"\r", b"\r\n"], ids=["LF", "CR", "CRLF"])
@@ -127,7 +127,7 @@ def test_only_cr_and_lf_end_lines(char: str) -> None:
     assert decode_every_way(stream) == [E(event=f"x{char}y", data=f"a{char}b")]
 
 
-# --- UTF-8 --------------------------------------------------------------------------------------------------
+# --- UTF-8 ------------------------------------------------------------------------------------------------
 
 
 def test_multibyte_characters_survive_every_split() -> None:
@@ -150,7 +150,7 @@ def test_null_character_in_data_is_kept() -> None:
     assert decode_every_way(b"data:\x00\n\n") == [E(data="\x00")]
 
 
-# --- byte-order mark ----------------------------------------------------------------------------------------
+# --- byte-order mark --------------------------------------------------------------------------------------
 
 
 def test_leading_bom_is_stripped() -> None:
@@ -188,7 +188,7 @@ def test_eventsource_parser_bom_fixture() -> None:
     assert decode_every_way(stream) == [E(data="bomful 1"), E(data="bomless 3"), E(event="done", data="\u2714")]
 
 
-# --- comments -----------------------------------------------------------------------------------------------
+# --- comments ---------------------------------------------------------------------------------------------
 
 
 def test_comments_are_ignored() -> None:
@@ -224,7 +224,7 @@ def test_long_comment_split_over_many_feeds() -> None:
     assert events == [E(data="First")]
 
 
-# --- field parsing ------------------------------------------------------------------------------------------
+# --- field parsing ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -266,7 +266,7 @@ def test_json_data_is_left_as_text() -> None:
     assert decode_every_way(b'data: {"a": [1, 2]}\n\n') == [E(data='{"a": [1, 2]}')]
 
 
-# --- dispatch -----------------------------------------------------------------------------------------------
+# --- dispatch ---------------------------------------------------------------------------------------------
 
 
 def test_blank_line_without_data_dispatches_nothing() -> None:
@@ -284,7 +284,7 @@ def test_extra_blank_lines_between_events_add_nothing() -> None:
     assert decode_every_way(b"data: a\n\n\n\n\ndata: b\n\n") == [E(data="a"), E(data="b")]
 
 
-# --- event type ---------------------------------------------------------------------------------------------
+# --- event type -------------------------------------------------------------------------------------------
 
 
 def test_wpt_event_type_resets_after_dispatch() -> None:
@@ -307,7 +307,7 @@ def test_last_event_line_wins() -> None:
     assert decode_every_way(b"event: a\nevent: b\ndata: x\n\n") == [E(event="b", data="x")]
 
 
-# --- id -----------------------------------------------------------------------------------------------------
+# --- id ---------------------------------------------------------------------------------------------------
 
 
 def test_wpt_id_persists() -> None:
@@ -363,7 +363,7 @@ def test_id_keeps_spaces_after_the_first() -> None:
     assert decode_every_way(b"id:  5 \ndata: x\n\n") == [E(data="x", id=" 5 ")]
 
 
-# --- retry --------------------------------------------------------------------------------------------------
+# --- retry ------------------------------------------------------------------------------------------------
 
 
 def test_retry_is_attached_to_its_event() -> None:
@@ -416,7 +416,7 @@ def test_retry_only_block_updates_reconnection_time_not_later_events() -> None:
     assert (last_id, retry) == ("2", 500)
 
 
-# --- end of stream ------------------------------------------------------------------------------------------
+# --- end of stream ----------------------------------------------------------------------------------------
 
 
 def test_unterminated_event_is_discarded() -> None:
@@ -449,7 +449,7 @@ def test_empty_stream() -> None:
     assert decoder.finish() == []
 
 
-# --- real-world shapes --------------------------------------------------------------------------------------
+# --- real-world shapes ------------------------------------------------------------------------------------
 
 
 def test_openrouter_like_stream() -> None:
@@ -495,7 +495,7 @@ def test_large_event_in_small_pieces() -> None:
     assert events == [E(data=payload.decode())]
 
 
-# --- property: random events, random line endings, random fragmentation -------------------------------------
+# --- property: random events, random line endings, random fragmentation -----------------------------------
 
 _TEXT = st.text(
     alphabet=st.sampled_from(["a", "Z", "0", " ", ":", "é", "😀", "\u2028", "\u0085", "\x0c", "\ufeff", "\x00", "\t"]),
@@ -577,3 +577,41 @@ def test_random_streams_decode_the_same_however_fragmented(
     pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
     assert _run([stream]) == (expected, last_event_id, reconnection_time)
     assert _run(pieces) == (expected, last_event_id, reconnection_time)
+
+
+# --- the decoder's fast path (a lone "data: " line in one piece) ------------------------------------------
+
+sse_lines = st.lists(
+    st.one_of(
+        st.builds(lambda v: f"data: {v}", st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=8)),
+        st.builds(lambda v: f"data:{v}", st.text(alphabet="ab :", max_size=4)),
+        st.sampled_from(["event: delta", "id: 7", "retry: 50", ": comment", "data", ""]),
+    ),
+    max_size=12,
+)
+
+
+def _events_of(pieces: list[bytes]) -> list[tuple[str, str, str | None, int | None]]:
+    decoder = SSEDecoder()
+    out = [e for piece in pieces for e in decoder.feed(piece)] + decoder.finish()
+    return [(e.event, e.data, e.id, e.retry) for e in out]
+
+
+@given(sse_lines, st.sampled_from(["\n", "\r\n"]))
+def test_whole_events_decode_as_byte_by_byte(lines: list[str], newline: str) -> None:
+    # Whole events in one piece each take the fast path when they are a lone "data: " line; one byte at a
+    # time never does. Both must give the same events.
+    blocks = newline.join(lines).split(newline + newline) if lines else []
+    pieces = [(block + newline + newline).encode() for block in blocks]
+    body = b"".join(pieces)
+    assert _events_of(pieces) == _events_of([body[i : i + 1] for i in range(len(body))])
+
+
+def test_the_fast_path_keeps_the_event_type_id_and_retry_set_before_it() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: first\n\n") == [ServerSentEvent("message", "first")]  # the first piece: BOM check
+    assert decoder.feed(b"event: delta\nid: 9\nretry: 5\n") == []
+    (event,) = decoder.feed(b"data: x\n\n")
+    assert (event.event, event.data, event.id, event.retry) == ("delta", "x", "9", 5)
+    (event,) = decoder.feed(b"data: y\n\n")
+    assert (event.event, event.data, event.id, event.retry) == ("message", "y", "9", None)

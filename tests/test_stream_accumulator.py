@@ -248,7 +248,8 @@ def test_without_usage_expected_the_finish_chunk_ends_it_and_later_usage_is_igno
 
 
 def test_usage_merge_anthropic_example() -> None:
-    # message_start (input 15, output 1), "Hel", "lo", message_delta (end_turn, output 9): reference §11.2.
+    # message_start (input 15, output 1), "Hel", "lo", message_delta (end_turn, output 9): the
+    # split Anthropic usage merges to input 15, output 9.
     acc = StreamAccumulator(MODEL, expect_usage=True)
     acc.ingest(StreamChunk(id="msg_1", usage=Usage(uncached_input_tokens=15, completion_tokens=1)))
     acc.ingest(StreamChunk("Hel"))

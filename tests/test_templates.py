@@ -1,4 +1,4 @@
-"""Format kwargs: the single substitution function and node-scoped placeholders (reference §3)."""
+"""Format kwargs: the single substitution function and node-scoped placeholders."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tool calling (reference §16): the normalized types, their settings form, and each wire's mapping.
+"""Tool calling: the normalized types, their settings form, and each wire's mapping.
 
 Wire tests go through the public API and the local server, in both worlds (the ``api`` fixture), streamed and
 not, and check the exact request bodies and the tool calls parsed from the answers.
@@ -41,8 +41,10 @@ def gen_for(server: MockLLMServer, wire: str) -> GeneratorInfo:
     if wire == "openai":
         return GeneratorInfo.openai("gpt-test").with_api_key("sk-test").with_base_url(server.openai_base_url)
     if wire == "openrouter":
-        return GeneratorInfo.openrouter("openai/gpt-test").with_api_key("sk-test").with_base_url(
-            server.openrouter_base_url
+        return (
+            GeneratorInfo.openrouter("openai/gpt-test")
+            .with_api_key("sk-test")
+            .with_base_url(server.openrouter_base_url)
         )
     if wire == "custom":
         return GeneratorInfo.custom("local", server.openai_base_url, "local-model")
@@ -53,8 +55,9 @@ def with_params(params: CompletionParameters) -> NodeCompletionParameters:
     return NodeCompletionParameters(params=params, retry=0)
 
 
-def sent_body(api: API, server: MockLLMServer, wire: str, params: CompletionParameters, stream: bool = False
-              ) -> dict[str, Any]:
+def sent_body(
+    api: API, server: MockLLMServer, wire: str, params: CompletionParameters, stream: bool = False
+) -> dict[str, Any]:
     """Complete (or stream) once against the local server and return the JSON body it received."""
     user = ChatNode.root("Be brief.").add_user("Weather in Paris?")
     if stream:
@@ -295,15 +298,23 @@ CHOICES: list[tuple[ToolChoice | None, bool | None, Any, Any]] = [
     (ToolChoice.auto(), None, "auto", {"type": "auto"}),
     (ToolChoice.none(), None, "none", {"type": "none"}),
     (ToolChoice.required(), None, "required", {"type": "any"}),
-    (ToolChoice.tool("get_weather"), None, {"type": "function", "function": {"name": "get_weather"}},
-     {"type": "tool", "name": "get_weather"}),
+    (
+        ToolChoice.tool("get_weather"),
+        None,
+        {"type": "function", "function": {"name": "get_weather"}},
+        {"type": "tool", "name": "get_weather"},
+    ),
     (None, False, None, {"type": "auto", "disable_parallel_tool_use": True}),
     (None, True, None, None),
     (ToolChoice.auto(), True, "auto", {"type": "auto"}),
     (ToolChoice.none(), False, "none", {"type": "none"}),
     (ToolChoice.required(), False, "required", {"type": "any", "disable_parallel_tool_use": True}),
-    (ToolChoice.tool("get_weather"), False, {"type": "function", "function": {"name": "get_weather"}},
-     {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True}),
+    (
+        ToolChoice.tool("get_weather"),
+        False,
+        {"type": "function", "function": {"name": "get_weather"}},
+        {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},
+    ),
 ]
 
 

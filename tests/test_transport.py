@@ -237,6 +237,57 @@ def test_content_rejections_are_retried(api: API, llm_server: MockLLMServer) -> 
     assert reply.text == '{"score": 8}' and len(llm_server.requests) == 3
 
 
+# ----- the first attempt outside tenacity -----------------------------------------------------------------
+
+
+def test_a_retryable_failure_without_retries_left_gives_up_at_once(api: API, llm_server: MockLLMServer) -> None:
+    llm_server.enqueue(Reply.error(503, "down"), Reply.text("never sent"))
+    with pytest.raises(MaxRetriesExceededError) as info:
+        api.complete(ChatNode.user("hi"), gens(llm_server)["openai"], FAST.with_retry(0))
+    assert isinstance(info.value.last_error, ServerError) and info.value.attempts == 1
+    assert len(llm_server.requests) == 1
+
+
+def test_retries_after_a_first_failure_count_every_attempt(api: API, llm_server: MockLLMServer) -> None:
+    llm_server.enqueue(Reply.error(503, "down"), Reply.error(502, "still down"), Reply.text("back"))
+    assert api.complete(ChatNode.user("hi"), gens(llm_server)["openai"], FAST.with_retry(2)).text == "back"
+    assert len(llm_server.requests) == 3
+
+
+def test_the_first_failure_waits_as_the_policy_says(
+    api: API, llm_server: MockLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    if api.mode == "sync":
+        monkeypatch.setattr(time, "sleep", waits.append)
+    else:
+
+        async def fake_sleep(seconds: float) -> None:
+            waits.append(seconds)
+
+        monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+    llm_server.enqueue(Reply.error(500, "a"), Reply.error(500, "b"), Reply.text("ok"))
+    params = NodeCompletionParameters(back_off_time=1.0, exp_back_off=True, max_back_off=10.0).with_retry(3)
+    assert api.complete(ChatNode.user("hi"), gens(llm_server)["openai"], params).text == "ok"
+    # exponential backoff counts on across the hand-over to tenacity: 1 s after the first try, 2 s after the next
+    assert len(waits) == 2
+    assert 1.0 <= waits[0] <= 1.0 * 1.1 and 2.0 <= waits[1] <= 2.0 * 1.1
+
+
+def test_exhausted_retries_name_every_attempt(api: API, llm_server: MockLLMServer) -> None:
+    llm_server.enqueue(*[Reply.error(503, "down")] * 4)
+    with pytest.raises(MaxRetriesExceededError) as info:
+        api.complete(ChatNode.user("hi"), gens(llm_server)["openai"], FAST.with_retry(3))
+    assert info.value.attempts == 4 and len(llm_server.requests) == 4
+
+
+def test_a_stream_start_is_retried_too(api: API, llm_server: MockLLMServer) -> None:
+    llm_server.enqueue(Reply.error(503, "down"), Reply.text("streamed", chunk_size=3))
+    chunks, error = api.stream_collecting(ChatNode.user("hi"), gens(llm_server)["openai"], FAST.with_retry(1))
+    assert error is None and "".join(c.delta for c in chunks) == "streamed"
+    assert len(llm_server.requests) == 2
+
+
 def test_a_drop_mid_stream_raises_with_the_partial_text_and_releases_the_connection(
     llm_server: MockLLMServer, request: pytest.FixtureRequest
 ) -> None:

@@ -74,7 +74,7 @@ def test_find_by_id_searches_only_the_subtree() -> None:
 
 
 def build_example_tree() -> tuple[ChatNode, dict[str, ChatNode]]:
-    """root→[c1→gc1, c2, c3→gc2, c4, c5] (reference §2.5)."""
+    """root→[c1→gc1, c2, c3→gc2, c4, c5] (the tree every iteration test walks)."""
     root = ChatNode.root("root")
     nodes = {"root": root}
     for name in ("c1", "c2", "c3", "c4", "c5"):

@@ -1,4 +1,4 @@
-"""Usage buckets, token prices and cost resolution (reference §12.1-12.4)."""
+"""Usage buckets, token prices and cost resolution."""
 
 from __future__ import annotations
 

@@ -260,7 +260,7 @@ def test_images_and_videos_keep_data_urls_verbatim() -> None:
 @pytest.mark.parametrize(
     ("part", "expected"),
     [
-        # The reference example: a data URL becomes its payload, the MIME subtype its format.
+        # A data URL becomes its payload, the MIME subtype its format.
         (AudioPart("data:audio/mp3;base64,aGk="), {"data": "aGk=", "format": "mp3"}),
         (AudioPart("data:audio/mpeg;base64,aGk="), {"data": "aGk=", "format": "mpeg"}),
         # A format already given wins over the MIME subtype.

@@ -1,4 +1,4 @@
-"""Live decoding of one tool call's streamed arguments, field by field (reference §17).
+"""Live decoding of one tool call's streamed arguments, field by field.
 
 A model that calls ``write_file(path, content)`` streams the arguments as JSON text in small fragments. To
 act on ``content`` while it is still being generated (write the file as it arrives, show it in a UI), feed the
@@ -307,7 +307,7 @@ class ArgumentStream:
             elif state == _KEY:
                 j = self._key_chars(text, i, eof)
             else:
-                i = _WS.match(text, i).end()  # type: ignore[union-attr]  # always matches
+                i = _skip_ws(text, i)
                 if i >= n:
                     break
                 j = self._structure(text, i)
@@ -431,12 +431,12 @@ class ArgumentStream:
         if c != "u":
             if self._lenient:
                 return "\\", i + 1
-            self._fail(f"invalid escape {text[i:i + 2]!r} in a string")
+            self._fail(f"invalid escape {text[i : i + 2]!r} in a string")
         digits = text[i + 2 : i + 6]
         if not all(d in _HEX for d in digits):
             if self._lenient:
                 return "\\", i + 1
-            self._fail(f"invalid escape {text[i:i + 2 + len(digits)]!r} in a string")
+            self._fail(f"invalid escape {text[i : i + 2 + len(digits)]!r} in a string")
         if len(digits) < 4:
             # Strict mode keeps waiting, and fails at finish on the unterminated string.
             return ("\\", i + 1) if eof and self._lenient else _NEED_MORE
@@ -579,6 +579,13 @@ class ArgumentStream:
         raise error
 
 
+def _skip_ws(text: str, i: int) -> int:
+    """The index of the first character at or after ``i`` that is not JSON whitespace (``len(text)`` if none)."""
+    m = _WS.match(text, i)
+    assert m is not None  # the pattern matches the empty string, so it matches anywhere
+    return m.end()
+
+
 def _lookahead(text: str, j: int, eof: bool) -> int:
     """What the characters after a quote in a lenient string say about it (``text[j:]`` follows the quote).
 
@@ -587,18 +594,18 @@ def _lookahead(text: str, j: int, eof: bool) -> int:
     """
     n = len(text)
     more = _LITERAL if n - j > _LOOKAHEAD_LIMIT else _MORE
-    k = _WS.match(text, j).end()  # type: ignore[union-attr]  # always matches
+    k = _skip_ws(text, j)
     if k >= n:
         return _END if eof else more
     c = text[k]
     if c == "}":
-        k = _WS.match(text, k + 1).end()  # type: ignore[union-attr]
+        k = _skip_ws(text, k + 1)
         if k >= n:
             return _END if eof else more
         return _LITERAL
     if c != ",":
         return _LITERAL
-    k = _WS.match(text, k + 1).end()  # type: ignore[union-attr]
+    k = _skip_ws(text, k + 1)
     if k >= n:
         return _LITERAL if eof else more
     if text[k] != '"':
@@ -612,7 +619,7 @@ def _lookahead(text: str, j: int, eof: bool) -> int:
             k = m.end()
             break
         k = m.end() + 1
-    k = _WS.match(text, k).end()  # type: ignore[union-attr]
+    k = _skip_ws(text, k)
     if k >= n:
         return _LITERAL if eof else more
     return _END if text[k] == ":" else _LITERAL

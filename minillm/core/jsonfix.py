@@ -1,10 +1,10 @@
 """Lenient JSON: repair the almost-JSON that models write, over the ``json-repair`` package.
 
-The rules follow the reference (behaviour.md §18): a strict parse comes first and the repair parser runs only
+The rules: a strict parse comes first and the repair parser runs only
 when it fails; output is compact JSON with ``", "`` / ``": "`` separators and non-ASCII escaped as ``\\uXXXX``
 by default; a result that is the empty string (no JSON found) comes back as ``""`` itself, not ``'""'``.
 
-Every failure surfaces as ``JSONRepairError``. Nesting deeper than 512 levels (the reference's limit) is
+Every failure surfaces as ``JSONRepairError``. Nesting deeper than 512 levels is
 refused before the repair library runs: that library recurses once per level and takes seconds to minutes on
 deep inputs (``"{" * 100_000``), so a linear bracket scan rejects them first (denial of service). Below the
 limit the library may still give up on broken input a few hundred levels deep (Python's recursion limit);
@@ -21,12 +21,13 @@ from minillm.core.errors import InvalidParameterError, JSONRepairError, NoJSONFo
 
 __all__ = ["extract_json", "is_refusal_value", "loads", "repair_json"]
 
-# The reference's repair parser fails past this depth; minillm refuses the same inputs, on both paths.
+# Deeper nesting is refused on both paths (strict and repair), so the two never disagree on what is too deep.
 _MAX_DEPTH = 512
 
 _BRACKETS = re.compile(r"[\[\]{}]")
-# Characters json.dumps(ensure_ascii=False) leaves raw but the reference escapes (the C1 controls and DEL),
-# plus lone surrogates, which no UTF-8 encoder accepts. None can occur outside a string in JSON text.
+# Characters json.dumps(ensure_ascii=False) leaves raw but repair_json escapes: the C1 controls and DEL (a
+# terminal may act on them) and lone surrogates (no UTF-8 encoder accepts them). None can occur outside a
+# string in JSON text.
 _RAW_UNSAFE = re.compile("[\x7f-\x9f\ud800-\udfff]")
 
 
@@ -69,7 +70,8 @@ def extract_json(text: str, *, ensure_ascii: bool = True) -> str:
 
 
 def is_refusal_value(value: object) -> bool:
-    """Whether a parsed value counts as "no usable JSON": ``None``, ``""``, ``[]`` or ``{}`` (reference §8.3)."""
+    """Whether a parsed value counts as "no usable JSON": ``None``, ``""``, ``[]`` or ``{}``. ``crash_on_refusal``
+    decides on this value, not on whether the text holds a brace (``"I can't help. {}"`` is a refusal)."""
     if value is None:
         return True
     return isinstance(value, (str, list, dict)) and len(value) == 0
@@ -105,7 +107,8 @@ def _reject_constant(name: str) -> object:
 
 
 def _parse_float(literal: str) -> float | str:
-    """A float literal, or the literal itself when it overflows (``1e400``), as the reference keeps it."""
+    """A float literal, or the literal itself when it overflows (``1e400``): JSON cannot hold infinity, and the
+    digits the model wrote are kept rather than lost."""
     number = float(literal)
     return number if math.isfinite(number) else literal
 
@@ -181,7 +184,8 @@ def _non_finite_text(number: float) -> str:
 
 
 def _dumps(value: object, *, ensure_ascii: bool) -> str:
-    """Serialize compactly with the reference's separators and escapes."""
+    """Serialize with ``", "`` / ``": "`` separators, and with the C1 controls, DEL and lone surrogates escaped
+    even when ``ensure_ascii`` is off."""
     try:
         out = json.dumps(value, ensure_ascii=ensure_ascii, allow_nan=False)
     except (ValueError, TypeError, RecursionError) as e:

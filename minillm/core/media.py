@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import attrs
 
@@ -67,13 +68,8 @@ def _extension(path: str | os.PathLike[str]) -> str:
     return ext if dot and stem else ""
 
 
-def _encode(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _decode(data: str, is_url: bool) -> bytes:
-    if is_url:
-        raise InvalidParameterError("this media is a URL; there are no bytes to decode (download it first)")
+def _decode(data: str) -> bytes:
+    """The bytes of base64 text in its one canonical spelling (standard alphabet, padded), or an error."""
     try:
         decoded = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as e:
@@ -86,6 +82,22 @@ def _decode(data: str, is_url: bool) -> bytes:
     return decoded
 
 
+def _check_base64(kind: str, data: str) -> None:
+    """Refuse text that ``to_bytes`` could never decode, naming the constructor to use instead."""
+    if not isinstance(data, str):
+        raise InvalidParameterError(
+            f"{kind}.from_base64 takes base64 text, got {type(data).__name__}; use {kind}.from_bytes for raw bytes"
+        )
+    try:
+        _decode(data)
+    except InvalidParameterError as e:
+        looks_like_url = ":" in data[:12]
+        hint = (
+            f"use {kind}.from_url for a URL or data URL" if looks_like_url else f"use {kind}.from_bytes for raw bytes"
+        )
+        raise InvalidParameterError(f"{kind}.from_base64: {e}; {hint}") from e
+
+
 def _short(data: str, limit: int = 40) -> str:
     """``data`` cut to about ``limit`` characters for a repr, saying how long it really is."""
     return data if len(data) <= limit else f"{data[: limit - 16]}...({len(data)} chars)"
@@ -96,25 +108,128 @@ def _clip_repr(data: str) -> str:
     return repr(_short(data, _URL_REPR_LIMIT))
 
 
-def _data_url(mime: str, data: str, is_url: bool) -> str:
-    return data if is_url else f"data:{mime};base64,{data}"
+_M = TypeVar("_M", bound="_Media")
+_C = TypeVar("_C", bound="_Clip")
 
 
-def _media_repr(self: Any) -> str:
-    fields = []
-    for a in attrs.fields(type(self)):
-        value = getattr(self, a.name)
-        if a.name == "base64_data":
-            # A URL may itself be a data URL (returned images are), so it is shortened too, just less.
-            value = _short(value, _URL_REPR_LIMIT) if self.is_url else _short(value)
-        elif value is None or (a.name == "is_url" and not value):
-            continue
-        fields.append(f"{a.name}={value!r}")
-    return f"{type(self).__name__}({', '.join(fields)})"
+class _Media:
+    """What every kind of media does alike: build from base64, bytes or a URL, give a data URL or the bytes
+    back, and a repr that never dumps megabytes of base64.
+
+    Each subclass is an attrs class whose first three fields are ``base64_data``, its MIME type or format,
+    and ``is_url``, in that order; the constructors here rely on it. Subclasses keep their other fields,
+    their MIME table and their ``with_*`` builders.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        __attrs_attrs__: ClassVar[tuple[attrs.Attribute[object], ...]]
+        base64_data: str
+        is_url: bool
+
+        def __init__(self, base64_data: str, kind: str = ..., is_url: bool = ..., /) -> None: ...
+
+        @property
+        def mime_type(self) -> str: ...
+
+    @classmethod
+    def _inline(cls: type[_M], data: str, kind: str) -> _M:
+        """Inline media from base64 text, refused at once when the text is not base64."""
+        _check_base64(cls.__name__, data)
+        return cls(data, kind)
+
+    @classmethod
+    def _encoded(cls: type[_M], data: bytes, kind: str) -> _M:
+        return cls(base64.b64encode(data).decode("ascii"), kind)
+
+    @classmethod
+    def from_url(cls: type[_M], url: str) -> _M:
+        """Media by URL (a data URL too); it is sent as given and never downloaded."""
+        return cls(url, "", True)
+
+    def to_data_url(self) -> str:
+        """The URL itself for URL media, else a ``data:`` URL of the inline bytes."""
+        return self.base64_data if self.is_url else f"data:{self.mime_type};base64,{self.base64_data}"
+
+    def to_bytes(self) -> bytes:
+        """The inline bytes; URL media has none (download it first)."""
+        if self.is_url:
+            raise InvalidParameterError("this media is a URL; there are no bytes to decode (download it first)")
+        return _decode(self.base64_data)
+
+    def __repr__(self) -> str:
+        fields = []
+        for a in attrs.fields(type(self)):
+            value = getattr(self, a.name)
+            if a.name == "base64_data":
+                # A URL may itself be a data URL (returned images are), so it is shortened too, just less.
+                value = _short(value, _URL_REPR_LIMIT) if self.is_url else _short(value)
+            elif value is None or (a.name == "is_url" and not value):
+                continue
+            fields.append(f"{a.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(fields)})"
+
+
+class _ByMimeType(_Media):
+    """Media described by a MIME type such as "image/png"."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_base64(cls: type[_M], data: str, mime_type: str) -> _M:
+        """Inline media from base64 text (standard alphabet, padded), kept verbatim."""
+        return cls._inline(data, mime_type)
+
+    @classmethod
+    def from_bytes(cls: type[_M], data: bytes, mime_type: str) -> _M:
+        return cls._encoded(data, mime_type)
 
 
 @attrs.frozen(repr=False)
-class ImageData:
+class _Clip(_Media):
+    """Audio or video: described by a format such as "wav" or "mp4" (the MIME type comes from the class's
+    table), with an optional duration. The fields here come first in each subclass, in this order."""
+
+    _MIME: ClassVar[tuple[str, Mapping[str, str]]]
+    """The MIME family ("audio") and the table of known formats; an unknown format is "<family>/<format>"."""
+
+    base64_data: str
+    format: str = ""
+    is_url: bool = False
+    duration_secs: float | None = None
+
+    @classmethod
+    def from_base64(cls: type[_M], data: str, format: str) -> _M:
+        """Inline media from base64 text (standard alphabet, padded), kept verbatim."""
+        return cls._inline(data, format)
+
+    @classmethod
+    def from_bytes(cls: type[_M], data: bytes, format: str) -> _M:
+        return cls._encoded(data, format)
+
+    @classmethod
+    def from_file(cls: type[_M], path: str | os.PathLike[str]) -> _M:
+        """Read a clip; its format is the lower-cased file extension."""
+        ext = _extension(path).lower()
+        if not ext:
+            raise InvalidParameterError(
+                f"cannot determine media format for {os.fspath(path)!r}: the file has no extension; "
+                f"use {cls.__name__}.from_bytes(data, format) instead"
+            )
+        return cls._encoded(_read_file(path), ext)
+
+    @property
+    def mime_type(self) -> str:
+        family, known = self._MIME
+        return known.get(self.format, f"{family}/{self.format}")
+
+    def with_duration(self: _C, seconds: float) -> _C:
+        return attrs.evolve(self, duration_secs=seconds)
+
+
+@attrs.frozen(repr=False)
+class ImageData(_ByMimeType):
     """An image, inline (base64 plus a MIME type) or by URL; ``detail`` and size are optional hints."""
 
     base64_data: str
@@ -123,20 +238,6 @@ class ImageData:
     detail: str | None = None
     width: int | None = None
     height: int | None = None
-
-    __repr__ = _media_repr
-
-    @classmethod
-    def from_base64(cls, data: str, mime_type: str) -> ImageData:
-        return cls(base64_data=data, mime_type=mime_type)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, mime_type: str) -> ImageData:
-        return cls(base64_data=_encode(data), mime_type=mime_type)
-
-    @classmethod
-    def from_url(cls, url: str) -> ImageData:
-        return cls(base64_data=url, is_url=True)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> ImageData:
@@ -150,55 +251,15 @@ class ImageData:
     def with_dimensions(self, width: int, height: int) -> ImageData:
         return attrs.evolve(self, width=width, height=height)
 
-    def to_data_url(self) -> str:
-        return _data_url(self.mime_type, self.base64_data, self.is_url)
-
-    def to_bytes(self) -> bytes:
-        return _decode(self.base64_data, self.is_url)
-
 
 @attrs.frozen(repr=False)
-class AudioData:
+class AudioData(_Clip):
     """An audio clip, inline (base64 plus a format such as "wav" or "mp3") or by URL."""
 
-    base64_data: str
-    format: str = ""
-    is_url: bool = False
-    duration_secs: float | None = None
+    _MIME: ClassVar[tuple[str, Mapping[str, str]]] = ("audio", _AUDIO_MIME)
+
     sample_rate: int | None = None
     channels: int | None = None
-
-    __repr__ = _media_repr
-
-    @classmethod
-    def from_base64(cls, data: str, format: str) -> AudioData:
-        return cls(base64_data=data, format=format)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, format: str) -> AudioData:
-        return cls(base64_data=_encode(data), format=format)
-
-    @classmethod
-    def from_url(cls, url: str) -> AudioData:
-        return cls(base64_data=url, is_url=True)
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> AudioData:
-        """Read a clip; its format is the lower-cased file extension."""
-        ext = _extension(path).lower()
-        if not ext:
-            raise InvalidParameterError(
-                f"cannot determine media format for {os.fspath(path)!r}: the file has no extension; "
-                "use AudioData.from_bytes(data, format) instead"
-            )
-        return cls.from_bytes(_read_file(path), ext)
-
-    @property
-    def mime_type(self) -> str:
-        return _AUDIO_MIME.get(self.format, f"audio/{self.format}")
-
-    def with_duration(self, seconds: float) -> AudioData:
-        return attrs.evolve(self, duration_secs=seconds)
 
     def with_sample_rate(self, hz: int) -> AudioData:
         return attrs.evolve(self, sample_rate=hz)
@@ -206,56 +267,16 @@ class AudioData:
     def with_channels(self, channels: int) -> AudioData:
         return attrs.evolve(self, channels=channels)
 
-    def to_data_url(self) -> str:
-        return _data_url(self.mime_type, self.base64_data, self.is_url)
-
-    def to_bytes(self) -> bytes:
-        return _decode(self.base64_data, self.is_url)
-
 
 @attrs.frozen(repr=False)
-class VideoData:
+class VideoData(_Clip):
     """A video clip, inline (base64 plus a format such as "mp4") or by URL."""
 
-    base64_data: str
-    format: str = ""
-    is_url: bool = False
-    duration_secs: float | None = None
+    _MIME: ClassVar[tuple[str, Mapping[str, str]]] = ("video", _VIDEO_MIME)
+
     width: int | None = None
     height: int | None = None
     frame_rate: float | None = None
-
-    __repr__ = _media_repr
-
-    @classmethod
-    def from_base64(cls, data: str, format: str) -> VideoData:
-        return cls(base64_data=data, format=format)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, format: str) -> VideoData:
-        return cls(base64_data=_encode(data), format=format)
-
-    @classmethod
-    def from_url(cls, url: str) -> VideoData:
-        return cls(base64_data=url, is_url=True)
-
-    @classmethod
-    def from_file(cls, path: str | os.PathLike[str]) -> VideoData:
-        """Read a clip; its format is the lower-cased file extension."""
-        ext = _extension(path).lower()
-        if not ext:
-            raise InvalidParameterError(
-                f"cannot determine media format for {os.fspath(path)!r}: the file has no extension; "
-                "use VideoData.from_bytes(data, format) instead"
-            )
-        return cls.from_bytes(_read_file(path), ext)
-
-    @property
-    def mime_type(self) -> str:
-        return _VIDEO_MIME.get(self.format, f"video/{self.format}")
-
-    def with_duration(self, seconds: float) -> VideoData:
-        return attrs.evolve(self, duration_secs=seconds)
 
     def with_dimensions(self, width: int, height: int) -> VideoData:
         return attrs.evolve(self, width=width, height=height)
@@ -263,15 +284,9 @@ class VideoData:
     def with_frame_rate(self, fps: float) -> VideoData:
         return attrs.evolve(self, frame_rate=fps)
 
-    def to_data_url(self) -> str:
-        return _data_url(self.mime_type, self.base64_data, self.is_url)
-
-    def to_bytes(self) -> bytes:
-        return _decode(self.base64_data, self.is_url)
-
 
 @attrs.frozen(repr=False)
-class DocumentData:
+class DocumentData(_ByMimeType):
     """A PDF document, inline (base64) or by URL, with an optional file name and page count."""
 
     base64_data: str
@@ -280,19 +295,14 @@ class DocumentData:
     filename: str | None = None
     page_count: int | None = None
 
-    __repr__ = _media_repr
-
     @classmethod
     def from_base64(cls, data: str, mime_type: str = _PDF_MIME) -> DocumentData:
-        return cls(base64_data=data, mime_type=mime_type)
+        """An inline document from base64 text (standard alphabet, padded), PDF unless told otherwise."""
+        return cls._inline(data, mime_type)
 
     @classmethod
     def from_bytes(cls, data: bytes, mime_type: str = _PDF_MIME) -> DocumentData:
-        return cls(base64_data=_encode(data), mime_type=mime_type)
-
-    @classmethod
-    def from_url(cls, url: str) -> DocumentData:
-        return cls(base64_data=url, mime_type="", is_url=True)
+        return cls._encoded(data, mime_type)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> DocumentData:
@@ -301,20 +311,13 @@ class DocumentData:
             raise InvalidParameterError(
                 f"cannot determine media format for {os.fspath(path)!r}: only PDF documents (.pdf) are supported"
             )
-        data = _read_file(path)
-        return cls(base64_data=_encode(data), filename=os.path.basename(os.fspath(path)))
+        return attrs.evolve(cls._encoded(_read_file(path), _PDF_MIME), filename=os.path.basename(os.fspath(path)))
 
     def with_filename(self, filename: str) -> DocumentData:
         return attrs.evolve(self, filename=filename)
 
     def with_page_count(self, pages: int) -> DocumentData:
         return attrs.evolve(self, page_count=pages)
-
-    def to_data_url(self) -> str:
-        return _data_url(self.mime_type, self.base64_data, self.is_url)
-
-    def to_bytes(self) -> bytes:
-        return _decode(self.base64_data, self.is_url)
 
     def resolved_filename(self) -> str:
         """The name sent on the wire: the explicit one, else the URL's last path segment, else document.pdf."""
@@ -328,7 +331,8 @@ class DocumentData:
 
 
 def _filename_from_url(url: str) -> str | None:
-    """The last path segment of a URL, or None when it has none usable (reference §14.5 rules)."""
+    """The last path segment of a URL, or None when there is no usable one: a data URL, a URL with neither a
+    scheme nor a leading ``//``, a bare host, a path ending in ``/``, or a segment holding ``\\`` or ``:``."""
     if url[:5].lower() == "data:":
         return None
     for stop in ("?", "#"):

@@ -8,13 +8,13 @@ normalized intent, not a wire shape: each provider wire maps it to its own body.
 from __future__ import annotations
 
 import enum
-import math
 import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
 import attrs
 
+from minillm.core import _validators as _v
 from minillm.core.errors import InvalidParameterError
 from minillm.core.tools import ToolChoice, ToolDefinition, to_tool_definitions
 from minillm.core.usage import CostInfo, TokenPrice
@@ -28,89 +28,10 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-_Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Validators and converters (raise InvalidParameterError, which is also a ValueError)
-
-
-def _where(instance: object, attribute: attrs.Attribute[Any]) -> str:
-    return f"{type(instance).__name__}.{attribute.name}"
-
-
-def _int_at_least(low: int | None) -> _Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low):
-            bound = "an integer" if low is None else f"an integer >= {low}"
-            raise InvalidParameterError(f"{_where(instance, attribute)} must be {bound} or None, got {value!r}")
-
-    return check
-
-
-def _number_in(low: float | None = None, high: float | None = None) -> _Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is None:
-            return
-        ok = (
-            not isinstance(value, bool)
-            and isinstance(value, (int, float))
-            and math.isfinite(value)
-            and (low is None or value >= low)
-            and (high is None or value <= high)
-        )
-        if not ok:
-            if low is not None and high is not None:
-                bound = f"a number from {low} to {high}"
-            elif low is not None:
-                bound = f"a finite number >= {low}"
-            else:
-                bound = "a finite number"
-            raise InvalidParameterError(f"{_where(instance, attribute)} must be {bound}, got {value!r}")
-
-    return check
-
-
-def _optional_bool(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not isinstance(value, bool):
-        raise InvalidParameterError(f"{_where(instance, attribute)} must be True, False or None, got {value!r}")
-
-
-def _bool(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, bool):
-        raise InvalidParameterError(f"{_where(instance, attribute)} must be True or False, got {value!r}")
-
-
-def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not isinstance(value, str):
-        raise InvalidParameterError(f"{_where(instance, attribute)} must be a str or None, got {value!r}")
-
-
-def _one_of(*choices: str) -> _Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None and value not in choices:
-            raise InvalidParameterError(
-                f"{_where(instance, attribute)} must be one of {', '.join(map(repr, choices))}, got {value!r}"
-            )
-
-    return check
-
-
-def _optional_instance(kind: type) -> _Validator:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None and not isinstance(value, kind):
-            raise InvalidParameterError(
-                f"{_where(instance, attribute)} must be a {kind.__name__} or None, got {type(value).__name__}"
-            )
-
-    return check
-
-
-def _optional_callable(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not callable(value):
-        raise InvalidParameterError(f"{_where(instance, attribute)} must be callable or None, got {value!r}")
+# Converters (the validators, shared with the other value types, are in minillm.core._validators)
 
 
 def _str_tuple(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -118,12 +39,6 @@ def _str_tuple(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     return (value,) if isinstance(value, str) else tuple(value)
-
-
-def _strings(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    for item in value or ():
-        if not isinstance(item, str):
-            raise InvalidParameterError(f"{_where(instance, attribute)} must hold strings only, got {item!r}")
 
 
 def _tool_choice(value: ToolChoice | ToolDefinition | str | None) -> ToolChoice | None:
@@ -185,9 +100,9 @@ class ReasoningConfig:
     Sent verbatim under ``reasoning`` on OpenAI-dialect wires; the Anthropic wire refuses it.
     """
 
-    effort: str | None = attrs.field(default=None, validator=_optional_str)
-    max_tokens: int | None = attrs.field(default=None, validator=_int_at_least(0))
-    exclude: bool | None = attrs.field(default=None, validator=_optional_bool)
+    effort: str | None = attrs.field(default=None, validator=_v.optional_str)
+    max_tokens: int | None = attrs.field(default=None, validator=_v.int_at_least(0))
+    exclude: bool | None = attrs.field(default=None, validator=_v.optional_bool)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire object, unset keys omitted."""
@@ -240,14 +155,14 @@ class ProviderSettings:
     ``NodeCompletionParameters.with_openrouter_routing``.
     """
 
-    order: tuple[str, ...] | None = attrs.field(default=None, converter=_str_tuple, validator=_strings)
+    order: tuple[str, ...] | None = attrs.field(default=None, converter=_str_tuple, validator=_v.strings)
     sort: Literal["price", "throughput", "latency"] | None = attrs.field(
-        default=None, validator=_one_of("price", "throughput", "latency")
+        default=None, validator=_v.one_of("price", "throughput", "latency")
     )
-    ignore: tuple[str, ...] | None = attrs.field(default=None, converter=_str_tuple, validator=_strings)
-    data_collection: Literal["allow", "deny"] | None = attrs.field(default=None, validator=_one_of("allow", "deny"))
-    allow_fallbacks: bool | None = attrs.field(default=None, validator=_optional_bool)
-    require_parameters: bool | None = attrs.field(default=None, validator=_optional_bool)
+    ignore: tuple[str, ...] | None = attrs.field(default=None, converter=_str_tuple, validator=_v.strings)
+    data_collection: Literal["allow", "deny"] | None = attrs.field(default=None, validator=_v.one_of("allow", "deny"))
+    allow_fallbacks: bool | None = attrs.field(default=None, validator=_v.optional_bool)
+    require_parameters: bool | None = attrs.field(default=None, validator=_v.optional_bool)
 
     def with_order(self, providers: Iterable[str]) -> ProviderSettings:
         """Try these providers first, in this order (e.g. ``["Anthropic", "OpenAI"]``)."""
@@ -340,20 +255,20 @@ class CompletionParameters:
     top level of every wire's request body (a key that collides with one the wire already set is an error).
     """
 
-    max_tokens: int | None = attrs.field(default=4096, validator=_int_at_least(0))
-    temperature: float | None = attrs.field(default=0.7, validator=_number_in(0.0))
-    top_p: float | None = attrs.field(default=None, validator=_number_in(0.0, 1.0))
-    top_k: int | None = attrs.field(default=None, validator=_int_at_least(0))
-    frequency_penalty: float | None = attrs.field(default=None, validator=_number_in())
-    presence_penalty: float | None = attrs.field(default=None, validator=_number_in())
-    repetition_penalty: float | None = attrs.field(default=None, validator=_number_in(0.0))
-    stop: tuple[str, ...] | None = attrs.field(default=None, converter=_str_tuple, validator=_strings)
-    seed: int | None = attrs.field(default=None, validator=_int_at_least(None))
-    response_format: ResponseFormat | None = attrs.field(default=None, validator=_optional_instance(ResponseFormat))
+    max_tokens: int | None = attrs.field(default=4096, validator=_v.int_at_least(0))
+    temperature: float | None = attrs.field(default=0.7, validator=_v.number_in(0.0))
+    top_p: float | None = attrs.field(default=None, validator=_v.number_in(0.0, 1.0))
+    top_k: int | None = attrs.field(default=None, validator=_v.int_at_least(0))
+    frequency_penalty: float | None = attrs.field(default=None, validator=_v.number_in())
+    presence_penalty: float | None = attrs.field(default=None, validator=_v.number_in())
+    repetition_penalty: float | None = attrs.field(default=None, validator=_v.number_in(0.0))
+    stop: tuple[str, ...] | None = attrs.field(default=None, converter=_str_tuple, validator=_v.strings)
+    seed: int | None = attrs.field(default=None, validator=_v.int_at_least(None))
+    response_format: ResponseFormat | None = attrs.field(default=None, validator=_v.optional_instance(ResponseFormat))
     tools: tuple[ToolDefinition, ...] | None = attrs.field(default=None, converter=to_tool_definitions, hash=False)
     tool_choice: ToolChoice | None = attrs.field(default=None, converter=_tool_choice)
-    parallel_tool_calls: bool | None = attrs.field(default=None, validator=_optional_bool)
-    reasoning: ReasoningConfig | None = attrs.field(default=None, validator=_optional_instance(ReasoningConfig))
+    parallel_tool_calls: bool | None = attrs.field(default=None, validator=_v.optional_bool)
+    reasoning: ReasoningConfig | None = attrs.field(default=None, validator=_v.optional_instance(ReasoningConfig))
     extra: Mapping[str, Any] | None = attrs.field(default=None, converter=_frozen_map, repr=_map_repr, hash=False)
 
     # Builders -----------------------------------------------------------------------------------------
@@ -497,27 +412,29 @@ class NodeCompletionParameters:
     (``None`` or 0: none). ``openrouter_routing`` is sent only on the OpenRouter wire.
     """
 
-    params: CompletionParameters | None = attrs.field(default=None, validator=_optional_instance(CompletionParameters))
-    system_prompt: str | None = attrs.field(default=None, validator=_optional_str)
+    params: CompletionParameters | None = attrs.field(
+        default=None, validator=_v.optional_instance(CompletionParameters)
+    )
+    system_prompt: str | None = attrs.field(default=None, validator=_v.optional_str)
     format_kwargs: Mapping[str, str] = attrs.field(
         factory=lambda: types.MappingProxyType({}), converter=_frozen_str_map, repr=_map_repr, hash=False
     )
-    add_child: bool = attrs.field(default=True, validator=_bool)
-    parse_json: bool = attrs.field(default=False, validator=_bool)
-    use_cache: bool = attrs.field(default=False, validator=_bool)
-    force_prepend: str | None = attrs.field(default=None, validator=_optional_str)
-    retry: int = attrs.field(default=4, validator=_int_at_least(0))
-    exp_back_off: bool = attrs.field(default=False, validator=_bool)
-    back_off_time: float = attrs.field(default=1.0, validator=_number_in(0.0))
-    max_back_off: float = attrs.field(default=15.0, validator=_number_in(0.0))
-    crash_on_refusal: bool = attrs.field(default=False, validator=_bool)
-    crash_on_empty_response: bool = attrs.field(default=False, validator=_bool)
-    timeout_secs: float | None = attrs.field(default=None, validator=_number_in(0.0))
-    track_cost: bool = attrs.field(default=False, validator=_bool)
-    token_price: TokenPrice | None = attrs.field(default=None, validator=_optional_instance(TokenPrice))
-    cost_callback: Callable[[CostInfo], Any] | None = attrs.field(default=None, validator=_optional_callable)
+    add_child: bool = attrs.field(default=True, validator=_v.boolean)
+    parse_json: bool = attrs.field(default=False, validator=_v.boolean)
+    use_cache: bool = attrs.field(default=False, validator=_v.boolean)
+    force_prepend: str | None = attrs.field(default=None, validator=_v.optional_str)
+    retry: int = attrs.field(default=4, validator=_v.int_at_least(0))
+    exp_back_off: bool = attrs.field(default=False, validator=_v.boolean)
+    back_off_time: float = attrs.field(default=1.0, validator=_v.number_in(0.0))
+    max_back_off: float = attrs.field(default=15.0, validator=_v.number_in(0.0))
+    crash_on_refusal: bool = attrs.field(default=False, validator=_v.boolean)
+    crash_on_empty_response: bool = attrs.field(default=False, validator=_v.boolean)
+    timeout_secs: float | None = attrs.field(default=None, validator=_v.number_in(0.0))
+    track_cost: bool = attrs.field(default=False, validator=_v.boolean)
+    token_price: TokenPrice | None = attrs.field(default=None, validator=_v.optional_instance(TokenPrice))
+    cost_callback: Callable[[CostInfo], Any] | None = attrs.field(default=None, validator=_v.optional_callable)
     openrouter_routing: ProviderSettings | None = attrs.field(
-        default=None, validator=_optional_instance(ProviderSettings)
+        default=None, validator=_v.optional_instance(ProviderSettings)
     )
 
     # Builders -----------------------------------------------------------------------------------------

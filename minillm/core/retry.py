@@ -2,10 +2,10 @@
 
 It lives in one small module of the sans-IO core so that both transports retry exactly alike: tenacity runs
 the loop in ``SyncClient`` and ``AsyncClient`` and asks this policy what to do; the policy itself never
-sleeps. It follows the reference retry loop (reference §8.4) with two additions (SPEC §3.8): a server's
-advertised wait (``retry-after-ms``, ``Retry-After`` in seconds or as an HTTP date) lengthens the backoff,
-up to ``MAX_RETRY_AFTER`` seconds (a longer one means the error is raised at once, ``retry_after`` on it),
-and a little random jitter is added on top of the backoff, never shortening it, so that many clients that
+sleeps. Failures that another attempt could fix are retried after a fixed or a doubling backoff, and two
+things lengthen the wait: a server's advertised wait (``retry-after-ms``, ``Retry-After`` in seconds or as an
+HTTP date), up to ``MAX_RETRY_AFTER`` seconds (a longer one means the error is raised at once, ``retry_after``
+on it), and a little random jitter on top of the backoff, never shortening it, so that many clients that
 failed together do not retry in lockstep.
 """
 
@@ -18,15 +18,15 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
+from minillm.core import _validators as _v
 from minillm.core.errors import (
     APIConnectionError,
     APIError,
     EmptyResponseError,
-    InvalidParameterError,
     JSONRepairError,
     MaxRetriesExceededError,
     MiniLLMError,
@@ -53,7 +53,7 @@ MAX_RETRY_AFTER = 60.0
 RETRYABLE_ERRORS: tuple[type[MiniLLMError], ...] = (
     APIConnectionError,  # includes APITimeoutError
     StreamError,
-    # Content rejections from post-processing (reference §8.3): another sample may well be acceptable.
+    # Replies rejected by post-processing (blank, no JSON, unrepairable): another sample may well be acceptable.
     EmptyResponseError,
     NoJSONFoundError,
     JSONRepairError,
@@ -118,7 +118,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Whether another attempt could succeed after ``exc`` (reference §8.4, SPEC §3.8).
+    """Whether another attempt could succeed after ``exc``.
 
     Retried: ``APIError`` with status 408, 429 or 500 and above (unless it advertises a wait longer than
     ``MAX_RETRY_AFTER``), connection failures and timeouts, broken streams, and the content rejections of
@@ -132,16 +132,7 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, RETRYABLE_ERRORS)
 
 
-def _attempts(_instance: object, _attribute: attrs.Attribute[Any], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidParameterError(f"RetryPolicy.max_attempts must be an integer of at least 1, got {value!r}")
-
-
-def _non_negative(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise InvalidParameterError(
-            f"RetryPolicy.{attribute.name} must be a finite, non-negative number, got {value!r}"
-        )
+_NON_NEGATIVE = _v.number_in(0, optional=False)
 
 
 @attrs.frozen
@@ -154,11 +145,11 @@ class RetryPolicy:
     times the backoff. ``random`` returns a number in [0, 1) and can be fixed in tests.
     """
 
-    max_attempts: int = attrs.field(default=5, validator=_attempts)
+    max_attempts: int = attrs.field(default=5, validator=_v.int_at_least(1, optional=False))
     exp_back_off: bool = False
-    back_off_time: float = attrs.field(default=1.0, validator=_non_negative)
-    max_back_off: float = attrs.field(default=15.0, validator=_non_negative)
-    jitter: float = attrs.field(default=0.1, validator=_non_negative)
+    back_off_time: float = attrs.field(default=1.0, validator=_NON_NEGATIVE)
+    max_back_off: float = attrs.field(default=15.0, validator=_NON_NEGATIVE)
+    jitter: float = attrs.field(default=0.1, validator=_NON_NEGATIVE)
     random: Callable[[], float] = attrs.field(default=_random.random, eq=False, repr=False)
 
     @classmethod

@@ -2,7 +2,7 @@
 
 ``StreamChunk`` is what one parsed event yields and what a caller iterating a stream receives.
 ``StreamAccumulator`` folds chunks (and a wire's explicit ``StreamEnd``) into the final
-``CompletionResponse`` (reference §11.2, SPEC §3.9). ``StreamParser`` is the one object a transport drives:
+``CompletionResponse``. ``StreamParser`` is the one object a transport drives:
 body bytes in through ``feed()``, chunks for the caller out, and ``finish()`` at the end of the body gives the
 response, or a ``StreamError`` when the stream was cut short. Both transports share it, so they only read,
 hand over chunks and close.
@@ -84,7 +84,7 @@ class _ToolCallSlot:
 
 
 class _ToolCallAccumulator:
-    """Assembles streamed tool-call pieces into ``ToolCall`` values (reference §16.4).
+    """Assembles streamed tool-call pieces into ``ToolCall`` values.
 
     Pieces are keyed by their index, which may be sparse or arrive out of order (Anthropic shares the index
     space with text blocks), so the calls come out in ascending index order, not arrival order. A slot that
@@ -148,7 +148,7 @@ def _merge_usage(old: Usage | None, new: Usage) -> Usage:
 
 
 class StreamAccumulator:
-    """The state of one stream (reference §11.2): text, id, finish reason, merged usage and tool calls.
+    """The state of one stream: text, id (the first non-empty one), finish reason, merged usage and tool calls.
 
     ``model`` is the generator's model, which the response reports whatever the server calls it.
     ``expect_usage`` says that a usage event follows the finish reason (the provider's
@@ -170,7 +170,8 @@ class StreamAccumulator:
         """Fold one chunk or explicit end into the state.
 
         A chunk's finish reason overwrites an earlier one; a ``StreamEnd``'s is only a fallback, so a synthetic
-        end never replaces ``length``, ``end_turn`` or ``tool_calls`` (SPEC §3.9).
+        end never replaces ``length``, ``end_turn`` or ``tool_calls`` the provider sent (a ``[DONE]`` after a
+        truncated reply must not make it look complete).
         """
         if isinstance(item, StreamEnd):
             self._ended = True
@@ -282,7 +283,8 @@ class StreamParser:
     def finish(self, headers: Mapping[str, str] | None = None) -> CompletionResponse:
         """End the body and return the response (``headers`` are the HTTP response's).
 
-        A body that ends after the finish reason is complete, with or without ``[DONE]`` (SPEC §5); when the
+        A body that ends after the finish reason is complete, with or without ``[DONE]`` (some servers, e.g.
+        Hugging Face's ``transformers serve``, never send it); when the
         usage was expected but never came, the response's ``usage`` is ``None``. A body that ends before any
         finish reason or explicit end raises ``StreamError`` with the partial text.
         """

@@ -1,4 +1,4 @@
-"""Tools as the normalized model keeps them (reference §16.1): what a model may call (``ToolDefinition``),
+"""Tools as minillm keeps them, the same for every wire: what a model may call (``ToolDefinition``),
 whether and which it must call (``ToolChoice``), and the calls it made (``ToolCall``).
 
 These are wire-neutral values; each provider module maps them to its own JSON (the OpenAI dialect's
@@ -73,8 +73,9 @@ class ToolDefinition:
 
     name: str = attrs.field(validator=_name)
     description: str | None = attrs.field(default=None, validator=_optional_str)
-    parameters: dict[str, Any] = attrs.field(factory=lambda: copy.deepcopy(_EMPTY_SCHEMA), converter=_schema,
-                                             hash=False)
+    parameters: dict[str, Any] = attrs.field(
+        factory=lambda: copy.deepcopy(_EMPTY_SCHEMA), converter=_schema, hash=False
+    )
     strict: bool | None = attrs.field(default=None, validator=_optional_bool)
 
     def with_strict(self, strict: bool | None = True) -> ToolDefinition:

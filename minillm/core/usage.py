@@ -9,12 +9,12 @@ that must never be read as "free".
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from minillm.core import _validators as _v
 from minillm.core.errors import InvalidParameterError
 
 __all__ = [
@@ -84,14 +84,8 @@ class Usage:
         )
 
 
-def _rate(_instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is None and attribute.name.startswith("cache_"):
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise InvalidParameterError(
-            f"TokenPrice.{attribute.name} must be a finite, non-negative number of USD per million tokens, "
-            f"got {value!r}"
-        )
+_RATE = _v.number_in(0, optional=False, unit=" of USD per million tokens")
+_OPTIONAL_RATE = _v.number_in(0, unit=" of USD per million tokens")
 
 
 @attrs.frozen
@@ -102,10 +96,10 @@ class TokenPrice:
     charges cached tokens like any other input token.
     """
 
-    input_per_mtok: float = attrs.field(validator=_rate)
-    output_per_mtok: float = attrs.field(validator=_rate)
-    cache_read_per_mtok: float | None = attrs.field(default=None, kw_only=True, validator=_rate)
-    cache_write_per_mtok: float | None = attrs.field(default=None, kw_only=True, validator=_rate)
+    input_per_mtok: float = attrs.field(validator=_RATE)
+    output_per_mtok: float = attrs.field(validator=_RATE)
+    cache_read_per_mtok: float | None = attrs.field(default=None, kw_only=True, validator=_OPTIONAL_RATE)
+    cache_write_per_mtok: float | None = attrs.field(default=None, kw_only=True, validator=_OPTIONAL_RATE)
 
     def with_cache_rates(self, read_per_mtok: float, write_per_mtok: float) -> TokenPrice:
         """A copy with cache read and cache write rates (USD per million tokens)."""

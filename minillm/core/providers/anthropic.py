@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
+from minillm.core import _validators as _v
 from minillm.core.errors import APIError, InvalidParameterError, MalformedResponseError, RateLimitError, ServerError
 from minillm.core.http import error_message_from_body, loads_json_text, preview
 from minillm.core.messages import (
@@ -89,7 +90,8 @@ def _cache_control(block: _Block) -> _Block:
 
 
 def _kept_marks(messages: Sequence[Message]) -> frozenset[int]:
-    """The indices of the cache marks that are sent: the last ``_MAX_CACHE_BREAKPOINTS`` (reference §10.6)."""
+    """The indices of the cache marks that are sent: the last ``_MAX_CACHE_BREAKPOINTS`` (Anthropic refuses more
+    than four ``cache_control`` blocks; the dropped ones are logged)."""
     marked = [i for i, m in enumerate(messages) if m.cache_breakpoint]
     if len(marked) > _MAX_CACHE_BREAKPOINTS:
         _log.warning(
@@ -239,8 +241,8 @@ def _tool_json(tool: ToolDefinition) -> _Block:
 
 
 def _tool_choice_json(params: CompletionParameters) -> _Block | None:
-    """The ``tool_choice`` object (reference §16.2), with ``parallel_tool_calls=False`` folded in as
-    ``disable_parallel_tool_use``.
+    """The ``tool_choice`` object (``auto``, ``none``, ``any`` for required, or ``tool`` with a name), with
+    ``parallel_tool_calls=False`` folded in as ``disable_parallel_tool_use``.
 
     Without an explicit choice, forbidding parallel calls creates an ``auto`` choice to carry the flag, but only
     when tools are offered (Anthropic refuses a ``tool_choice`` without tools). A ``none`` choice never carries
@@ -279,15 +281,9 @@ def _check_params(request: WireRequest) -> None:
 # Responses and stream events
 
 
-def _count(usage: Mapping[str, Any], key: str) -> int:
-    value = usage.get(key)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return 0
-
-
 def _usage(value: Any) -> Usage | None:
-    """Anthropic's ``usage`` object in the normalized buckets (reference §12.2); None when there is none.
+    """Anthropic's ``usage`` object in the normalized buckets (``input_tokens`` uncached, ``cache_read_input_tokens``,
+    ``cache_creation_input_tokens``, ``output_tokens``); None when there is none.
 
     ``input_tokens`` already excludes cached tokens, so the three input counts are disjoint as they come.
     """
@@ -296,10 +292,10 @@ def _usage(value: Any) -> Usage | None:
     details = value.get("output_tokens_details")
     reasoning = details.get("thinking_tokens") if isinstance(details, Mapping) else None
     return Usage(
-        uncached_input_tokens=_count(value, "input_tokens"),
-        cache_read_tokens=_count(value, "cache_read_input_tokens"),
-        cache_write_tokens=_count(value, "cache_creation_input_tokens"),
-        completion_tokens=_count(value, "output_tokens"),
+        uncached_input_tokens=_v.token_count(value.get("input_tokens")),
+        cache_read_tokens=_v.token_count(value.get("cache_read_input_tokens")),
+        cache_write_tokens=_v.token_count(value.get("cache_creation_input_tokens")),
+        completion_tokens=_v.token_count(value.get("output_tokens")),
         reasoning_tokens=reasoning if isinstance(reasoning, int) and not isinstance(reasoning, bool) else None,
     )
 
@@ -379,7 +375,8 @@ class AnthropicProvider:
         return tuple(out)
 
     def build_body(self, request: WireRequest) -> dict[str, Any]:
-        """The ``/v1/messages`` body (reference §10.5, with images and PDFs per SPEC §3.6).
+        """The ``/v1/messages`` body: system messages joined into ``system``, the other turns as content blocks
+        (images and PDFs included), same-role turns merged, ``max_tokens`` always set (4096 by default).
 
         Raises ``InvalidParameterError`` for ``response_format``, ``reasoning``, audio, video, unsupported
         image or document types, a tool message without ``tool_call_id``, tool-call arguments that are not a
@@ -465,7 +462,8 @@ class AnthropicProvider:
         )
 
     def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
-        """One Messages stream event (reference §10.5 table) as a chunk, ``StreamEnd`` at ``message_stop``, or
+        """One Messages stream event (text and tool-use deltas, usage split between ``message_start`` and
+        ``message_delta``) as a chunk, ``StreamEnd`` at ``message_stop``, or
         None for events that carry nothing (``ping``, ``content_block_stop``, unknown types, unparsable data).
         An ``error`` event raises ``APIError``."""
         try:

@@ -1,6 +1,6 @@
 """The OpenAI ``/chat/completions`` dialect, written once and shared by the OpenAI, OpenRouter and generic wires.
 
-``OpenAIDialect`` implements the whole ``Provider`` protocol for that dialect (reference §10.1). The wires differ
+``OpenAIDialect`` implements the whole ``Provider`` protocol for that dialect. The wires differ
 only in a few knobs, set as class attributes (or overridden methods) by each subclass: the token-limit key, how
 usage is asked for, whether media size hints ride the wire, whether and where prompt-cache markers go,
 attribution headers, and OpenRouter routing. A server that speaks the dialect with a twist can subclass it the
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
+from minillm.core import _validators as _v
 from minillm.core.errors import (
     APIError,
     AuthenticationError,
@@ -65,19 +66,8 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _count(value: object) -> int:
-    """A token count: a non-negative integer (an integral float is accepted); anything else is 0."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
-    return 0
-
-
 def _optional_count(value: object) -> int | None:
-    return None if value is None or not _is_number(value) else _count(value)
+    return None if value is None or not _is_number(value) else _v.token_count(value)
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -117,7 +107,7 @@ def in_band_error(status: int, message: str, body: object = None) -> APIError:
 
 
 def _raise_error_object(data: Mapping[str, Any]) -> None:
-    """Raise when ``data`` carries a non-empty ``error`` object (reference §10.1 step 1).
+    """Raise when ``data`` carries a non-empty ``error`` object: some servers answer 200 with an error inside.
 
     The status is ``error.code`` when it is an integer from 100 to 599, else 502. An ``error`` that is null,
     ``{}``, false, 0, ``""``, a string or an array is not an error.
@@ -135,17 +125,17 @@ def _raise_error_object(data: Mapping[str, Any]) -> None:
 
 
 def parse_openai_usage(data: object) -> Usage | None:
-    """The ``usage`` object of an OpenAI-dialect body as ``Usage`` (reference §10.1, §12.2), or None.
+    """The ``usage`` object of an OpenAI-dialect body as ``Usage``, or None.
 
     ``cached_tokens`` is part of ``prompt_tokens`` and is subtracted; ``cache_write_tokens`` is not (it is
     additive). Usage that claims more cached tokens than prompt tokens is inconsistent and dropped.
     """
     if data is None or not isinstance(data, Mapping):
         return None
-    prompt = _count(data.get("prompt_tokens"))
+    prompt = _v.token_count(data.get("prompt_tokens"))
     details = _mapping(data.get("prompt_tokens_details"))
-    read = _count(details.get("cached_tokens"))
-    write = _count(details.get("cache_write_tokens"))
+    read = _v.token_count(details.get("cached_tokens"))
+    write = _v.token_count(details.get("cache_write_tokens"))
     if read > prompt:
         _log.warning(
             "ignoring usage that reports more cached tokens (%d) than prompt tokens (%d); cost will be unknown",
@@ -158,7 +148,7 @@ def parse_openai_usage(data: object) -> Usage | None:
         uncached_input_tokens=prompt - read,
         cache_read_tokens=read,
         cache_write_tokens=write,
-        completion_tokens=_count(data.get("completion_tokens")),
+        completion_tokens=_v.token_count(data.get("completion_tokens")),
         reasoning_tokens=reasoning,
     )
 
@@ -210,7 +200,8 @@ def _with_cache_marker(content: str | list[dict[str, Any]], index: int) -> str |
 
 
 def _kept_marks(messages: Sequence[Message], cap: int | None) -> set[int]:
-    """Indices of the marked messages that keep their mark: all of them, or the last ``cap`` (§10.6)."""
+    """Indices of the marked messages that keep their mark: all of them, or the last ``cap`` when more are
+    marked than the provider allows (the dropped ones are logged)."""
     marked = [i for i, m in enumerate(messages) if m.cache_breakpoint]
     if cap is not None and len(marked) > cap:
         _log.warning(
@@ -355,7 +346,8 @@ class OpenAIDialect:
         return body
 
     def parse_response(self, data: Any) -> CompletionResponse:
-        """A 2xx body as a response (reference §10.1, response parse steps 1-8)."""
+        """A 2xx body as a response: an ``error`` object in it raises; ``choices[0].message`` is required; its text
+        (``""`` when null), tool calls, returned images, finish reason and usage are read."""
         if not isinstance(data, (dict, Mapping)):
             raise MalformedResponseError(
                 f"expected a JSON object with 'choices' from the provider, got: {_json_preview(data)}"
@@ -425,7 +417,8 @@ class OpenAIDialect:
         return parse_openai_usage(data)
 
     def parse_media(self, message: Mapping[str, Any]) -> tuple[Media, ...]:
-        """Images the model returned in ``message.images`` (reference §15), as URL images."""
+        """Images the model returned in ``message.images`` (each an ``image_url.url``, https or ``data:``), as URL
+        images; an entry without a URL is a malformed answer."""
         images = message.get("images")
         if not isinstance(images, list):
             return ()
@@ -439,7 +432,7 @@ class OpenAIDialect:
 
     def tools_payload(self, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
         """The ``tools`` array: ``{"type": "function", "function": {"name", "parameters", "description"?,
-        "strict"?}}`` per tool (reference §16.2)."""
+        "strict"?}}`` per tool."""
         out: list[dict[str, Any]] = []
         for tool in tools:
             function: dict[str, Any] = {"name": tool.name, "parameters": tool.to_dict()["parameters"]}
