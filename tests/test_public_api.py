@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 import minillm
 import minillm.core.providers
 
@@ -107,7 +105,6 @@ def test_every_public_name_is_importable() -> None:
         assert getattr(minillm, name) is not None, name
 
 
-@pytest.mark.xfail(strict=True, reason="lead sorts minillm.__all__ at merge")
 def test_minillm_all_is_sorted() -> None:
     assert minillm.__all__ == sorted(minillm.__all__)
 
@@ -132,6 +129,5 @@ def test_dir_lists_every_public_name() -> None:
     assert set(PUBLIC_NAMES) <= set(dir(minillm))
 
 
-@pytest.mark.xfail(strict=True, reason="lead hides these from dir(minillm) at merge")
 def test_dir_hides_the_modules_own_helpers() -> None:
     assert [name for name in _HELPERS if name in dir(minillm)] == []
