@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         StreamError,
         ThreadFormatError,
     )
+    from minillm.core.fallback import FallbackGenerator, FallbackReason
     from minillm.core.generator import GeneratorInfo
     from minillm.core.jsonfix import extract_json, loads, repair_json
     from minillm.core.media import AudioData, DocumentData, ImageData, VideoData
@@ -82,6 +83,8 @@ __all__ = [
     "DocumentData",
     "EmptyResponseError",
     "EmptyThreadError",
+    "FallbackGenerator",
+    "FallbackReason",
     "FieldHandle",
     "FileAccessError",
     "GeneratorInfo",
@@ -150,6 +153,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "StreamError",
         "ThreadFormatError",
     ),
+    "minillm.core.fallback": ("FallbackGenerator", "FallbackReason"),
     "minillm.core.generator": ("GeneratorInfo",),
     "minillm.core.jsonfix": ("extract_json", "loads", "repair_json"),
     "minillm.core.media": ("AudioData", "DocumentData", "ImageData", "VideoData"),

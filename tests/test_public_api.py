@@ -32,6 +32,8 @@ PUBLIC_NAMES = [
     "EmptyResponseError",
     "EmptyThreadError",
     "FieldHandle",
+    "FallbackGenerator",
+    "FallbackReason",
     "FileAccessError",
     "GeneratorInfo",
     "ImageData",

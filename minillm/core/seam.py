@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from minillm.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from minillm.core.fallback import FallbackGenerator
     from minillm.core.generator import GeneratorInfo
     from minillm.core.params import NodeCompletionParameters
     from minillm.core.response import CompletionResponse
@@ -83,19 +84,31 @@ class SyncCompletionClient(Protocol):
     (``minillm.SyncClient`` is one; the HTTP layer under it is httpx's transport, not this)."""
 
     def complete(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> ChatNode: ...
 
     def complete_streaming(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> SyncChunkStream: ...
 
     def ensure_cached(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> CostInfo: ...
 
     def complete_costed(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> tuple[ChatNode, CostInfo]: ...
 
 
@@ -104,19 +117,31 @@ class AsyncCompletionClient(Protocol):
     (``minillm.AsyncClient`` is one)."""
 
     def acomplete(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> Awaitable[ChatNode]: ...
 
     def acomplete_streaming(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> Awaitable[AsyncChunkStream]: ...
 
     def aensure_cached(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> Awaitable[CostInfo]: ...
 
     def acomplete_costed(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> Awaitable[tuple[ChatNode, CostInfo]]: ...
 
 

@@ -24,6 +24,7 @@ from minillm.core.templates import apply_kwargs
 from minillm.core.tools import ToolCall
 
 if TYPE_CHECKING:
+    from minillm.core.fallback import FallbackGenerator
     from minillm.core.generator import GeneratorInfo
     from minillm.core.params import NodeCompletionParameters
     from minillm.core.response import CompletionResponse
@@ -337,7 +338,7 @@ class ChatNode:
 
     def complete(
         self,
-        generator: GeneratorInfo,
+        generator: GeneratorInfo | FallbackGenerator,
         params: NodeCompletionParameters | None = None,
         *,
         client: SyncCompletionClient | None = None,
@@ -351,7 +352,7 @@ class ChatNode:
 
     async def acomplete(
         self,
-        generator: GeneratorInfo,
+        generator: GeneratorInfo | FallbackGenerator,
         params: NodeCompletionParameters | None = None,
         *,
         client: AsyncCompletionClient | None = None,
@@ -362,7 +363,7 @@ class ChatNode:
     def chat(
         self,
         content: str | MessageContent,
-        generator: GeneratorInfo,
+        generator: GeneratorInfo | FallbackGenerator,
         params: NodeCompletionParameters | None = None,
         *,
         client: SyncCompletionClient | None = None,
@@ -373,7 +374,7 @@ class ChatNode:
     async def achat(
         self,
         content: str | MessageContent,
-        generator: GeneratorInfo,
+        generator: GeneratorInfo | FallbackGenerator,
         params: NodeCompletionParameters | None = None,
         *,
         client: AsyncCompletionClient | None = None,
@@ -383,7 +384,7 @@ class ChatNode:
 
     def complete_streaming(
         self,
-        generator: GeneratorInfo,
+        generator: GeneratorInfo | FallbackGenerator,
         params: NodeCompletionParameters | None = None,
         *,
         client: SyncCompletionClient | None = None,
@@ -397,7 +398,7 @@ class ChatNode:
 
     async def acomplete_streaming(
         self,
-        generator: GeneratorInfo,
+        generator: GeneratorInfo | FallbackGenerator,
         params: NodeCompletionParameters | None = None,
         *,
         client: AsyncCompletionClient | None = None,
@@ -408,7 +409,7 @@ class ChatNode:
 
     def ensure_cached(
         self,
-        generator: GeneratorInfo,
+        generator: GeneratorInfo | FallbackGenerator,
         params: NodeCompletionParameters | None = None,
         *,
         client: SyncCompletionClient | None = None,
@@ -418,7 +419,7 @@ class ChatNode:
 
     async def aensure_cached(
         self,
-        generator: GeneratorInfo,
+        generator: GeneratorInfo | FallbackGenerator,
         params: NodeCompletionParameters | None = None,
         *,
         client: AsyncCompletionClient | None = None,
@@ -428,7 +429,7 @@ class ChatNode:
 
     def complete_costed(
         self,
-        generator: GeneratorInfo,
+        generator: GeneratorInfo | FallbackGenerator,
         params: NodeCompletionParameters | None = None,
         *,
         client: SyncCompletionClient | None = None,
@@ -438,7 +439,7 @@ class ChatNode:
 
     async def acomplete_costed(
         self,
-        generator: GeneratorInfo,
+        generator: GeneratorInfo | FallbackGenerator,
         params: NodeCompletionParameters | None = None,
         *,
         client: AsyncCompletionClient | None = None,

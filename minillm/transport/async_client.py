@@ -17,6 +17,7 @@ import httpx
 
 from minillm.core.cost_lookup import Answer, Flow, Wait, cost_flow
 from minillm.core.errors import APITimeoutError, InvalidParameterError, MiniLLMError, StreamError
+from minillm.core.fallback import FallbackGenerator, FallbackRun
 from minillm.core.flow import CompletionCall, cache_warmup_call, costed_call
 from minillm.core.generator import GeneratorInfo
 from minillm.core.http import HTTPRequest
@@ -151,10 +152,39 @@ class AsyncClient:
 
     # ----- completions ------------------------------------------------------------------------------
 
+    async def _fall_back(
+        self,
+        generator: GeneratorInfo | FallbackGenerator,
+        attempt: Callable[[GeneratorInfo], Awaitable[_T]],
+        reply: Callable[[_T], ChatNode | None],
+    ) -> _T:
+        """``attempt`` with ``generator``, or with each generator of a fallback chain in turn until one answers
+        (the core's ``FallbackRun`` says when to move on; ``reply`` finds the node to record the attempts on)."""
+        if not isinstance(generator, FallbackGenerator):
+            return await attempt(generator)
+        run = FallbackRun(generator)
+        for each in run:
+            try:
+                result = await attempt(each)
+            except MiniLLMError as error:
+                run.failed(each, error)
+            else:
+                run.succeeded(each, reply(result))
+                return result
+        raise run.last_error()
+
     async def acomplete(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> ChatNode:
         """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.acomplete``)."""
+        return await self._fall_back(generator, lambda each: self._complete_one(node, each, params), _itself)
+
+    async def _complete_one(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
+    ) -> ChatNode:
         reply, _ = await self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))
         return reply
 
@@ -188,9 +218,17 @@ class AsyncClient:
         return node, response
 
     async def acomplete_costed(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> tuple[ChatNode, CostInfo]:
         """``acomplete``, also returning the cost (looked up out of band when the reply carried no usage)."""
+        return await self._fall_back(generator, lambda each: self._complete_costed_one(node, each, params), _first)
+
+    async def _complete_costed_one(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
+    ) -> tuple[ChatNode, CostInfo]:
         call = costed_call(node, generator, params)
         reply, response = await self._complete(call)
         return reply, await self._resolve_cost(call, response)
@@ -199,9 +237,17 @@ class AsyncClient:
         return await self._drive(cost_flow(call, response))
 
     async def aensure_cached(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> CostInfo:
         """Send the thread once with a cache mark on its last message and no reply; return the cost."""
+        return await self._fall_back(generator, lambda each: self._ensure_cached_one(node, each, params), _none)
+
+    async def _ensure_cached_one(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
+    ) -> CostInfo:
         call = cache_warmup_call(node, generator, params or DEFAULT_PARAMS)
         timeout = request_timeout(self._timeout, call.timeout())
         response = call.parse_response(*await self._send(call.request(), timeout))
@@ -210,9 +256,18 @@ class AsyncClient:
         return info
 
     async def acomplete_streaming(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> AsyncCompletionStream:
-        """Start a stream (the start is retried per ``params``; the stream itself never is)."""
+        """Start a stream (the start is retried per ``params``, and falls back to the next generator of a
+        ``FallbackGenerator``; the stream itself is never retried or switched)."""
+        return await self._fall_back(generator, lambda each: self._complete_streaming_one(node, each, params), _none)
+
+    async def _complete_streaming_one(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
+    ) -> AsyncCompletionStream:
         call = CompletionCall(node, generator, params or DEFAULT_PARAMS, stream=True)
         timeout = stream_timeout(self._timeout, call.timeout())
         try:
@@ -220,6 +275,18 @@ class AsyncClient:
         except Exception as error:
             response = await self._retry(call, error, lambda: self._open_stream(call, timeout))
         return AsyncCompletionStream(self, call, response)
+
+
+def _itself(node: ChatNode) -> ChatNode:
+    return node
+
+
+def _first(result: tuple[ChatNode, CostInfo]) -> ChatNode:
+    return result[0]
+
+
+def _none(_result: object) -> None:
+    return None
 
 
 class AsyncCompletionStream:

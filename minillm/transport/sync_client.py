@@ -19,6 +19,7 @@ import httpx
 
 from minillm.core.cost_lookup import Answer, Flow, Wait, cost_flow
 from minillm.core.errors import APITimeoutError, InvalidParameterError, MiniLLMError, StreamError
+from minillm.core.fallback import FallbackGenerator, FallbackRun
 from minillm.core.flow import CompletionCall, cache_warmup_call, costed_call
 from minillm.core.generator import GeneratorInfo
 from minillm.core.http import HTTPRequest
@@ -153,10 +154,39 @@ class SyncClient:
 
     # ----- completions ------------------------------------------------------------------------------
 
+    def _fall_back(
+        self,
+        generator: GeneratorInfo | FallbackGenerator,
+        attempt: Callable[[GeneratorInfo], _T],
+        reply: Callable[[_T], ChatNode | None],
+    ) -> _T:
+        """``attempt`` with ``generator``, or with each generator of a fallback chain in turn until one answers
+        (the core's ``FallbackRun`` says when to move on; ``reply`` finds the node to record the attempts on)."""
+        if not isinstance(generator, FallbackGenerator):
+            return attempt(generator)
+        run = FallbackRun(generator)
+        for each in run:
+            try:
+                result = attempt(each)
+            except MiniLLMError as error:
+                run.failed(each, error)
+            else:
+                run.succeeded(each, reply(result))
+                return result
+        raise run.last_error()
+
     def complete(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> ChatNode:
         """Complete the thread ending at ``node``; return the new assistant node (see ``ChatNode.complete``)."""
+        return self._fall_back(generator, lambda each: self._complete_one(node, each, params), _itself)
+
+    def _complete_one(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
+    ) -> ChatNode:
         reply, _ = self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))
         return reply
 
@@ -190,9 +220,17 @@ class SyncClient:
         return node, response
 
     def complete_costed(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> tuple[ChatNode, CostInfo]:
         """``complete``, also returning the cost (looked up out of band when the reply carried no usage)."""
+        return self._fall_back(generator, lambda each: self._complete_costed_one(node, each, params), _first)
+
+    def _complete_costed_one(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
+    ) -> tuple[ChatNode, CostInfo]:
         call = costed_call(node, generator, params)
         reply, response = self._complete(call)
         return reply, self._resolve_cost(call, response)
@@ -201,9 +239,17 @@ class SyncClient:
         return self._drive(cost_flow(call, response))
 
     def ensure_cached(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> CostInfo:
         """Send the thread once with a cache mark on its last message and no reply; return the cost."""
+        return self._fall_back(generator, lambda each: self._ensure_cached_one(node, each, params), _none)
+
+    def _ensure_cached_one(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
+    ) -> CostInfo:
         call = cache_warmup_call(node, generator, params or DEFAULT_PARAMS)
         timeout = request_timeout(self._timeout, call.timeout())
         response = call.parse_response(*self._send(call.request(), timeout))
@@ -212,9 +258,18 @@ class SyncClient:
         return info
 
     def complete_streaming(
-        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
+        self,
+        node: ChatNode,
+        generator: GeneratorInfo | FallbackGenerator,
+        params: NodeCompletionParameters | None = None,
     ) -> CompletionStream:
-        """Start a stream (the start is retried per ``params``; the stream itself never is)."""
+        """Start a stream (the start is retried per ``params``, and falls back to the next generator of a
+        ``FallbackGenerator``; the stream itself is never retried or switched)."""
+        return self._fall_back(generator, lambda each: self._complete_streaming_one(node, each, params), _none)
+
+    def _complete_streaming_one(
+        self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
+    ) -> CompletionStream:
         call = CompletionCall(node, generator, params or DEFAULT_PARAMS, stream=True)
         timeout = stream_timeout(self._timeout, call.timeout())
         try:
@@ -222,6 +277,18 @@ class SyncClient:
         except Exception as error:
             response = self._retry(call, error, lambda: self._open_stream(call, timeout))
         return CompletionStream(self, call, response)
+
+
+def _itself(node: ChatNode) -> ChatNode:
+    return node
+
+
+def _first(result: tuple[ChatNode, CostInfo]) -> ChatNode:
+    return result[0]
+
+
+def _none(_result: object) -> None:
+    return None
 
 
 class CompletionStream:
