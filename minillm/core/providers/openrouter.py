@@ -1,11 +1,12 @@
 """The OpenRouter wire (``GeneratorInfo.openrouter``): the ``/chat/completions`` dialect plus routing,
 attribution headers, prompt-cache markers for Claude models and native cost.
 
-Differences from the shared dialect (reference §10.3): usage is asked for, streamed or not, whenever costs are
-tracked (``"usage": {"include": true}``); the generator's app attribution goes out as ``HTTP-Referer`` / ``X-Title``;
-media size hints stay in the parts; routing preferences go under ``provider``; cache marks become
-``cache_control`` markers (the last four) when the model is a Claude model; the usage parse adds OpenRouter's
-``cost`` and ``cost_details.upstream_inference_cost``.
+Differences from the shared dialect: reasoning goes as OpenRouter's ``reasoning`` object, and the
+``reasoning_details`` of an assistant turn go back with it (encrypted items included); usage is asked for,
+streamed or not, whenever costs are tracked (``"usage": {"include": true}``); the generator's app attribution
+goes out as ``HTTP-Referer`` / ``X-Title``; media size hints stay in the parts; routing preferences go under
+``provider``; cache marks become ``cache_control`` markers (the last four) when the model is a Claude model; the
+usage parse adds OpenRouter's ``cost`` and ``cost_details.upstream_inference_cost``.
 
 For streams that ended without usage, the cost can be looked up afterwards at ``/generation``
 (reference §12.5): ``generation_request`` builds that request and ``parse_generation_record`` reads the answer.
@@ -21,7 +22,7 @@ import attrs
 
 from minillm.core.http import HTTPRequest
 from minillm.core.providers.base import join_url
-from minillm.core.providers.openai_wire import OpenAIDialect, UsageOptIn, parse_openai_usage
+from minillm.core.providers.openai_wire import OpenAIDialect, ReasoningShape, UsageOptIn, parse_openai_usage
 
 if TYPE_CHECKING:
     from minillm.core.auth import ResolvedCredential
@@ -52,9 +53,14 @@ class OpenRouterProvider(OpenAIDialect):
     max_cache_breakpoints: ClassVar[int | None] = 4
     sends_attribution: ClassVar[bool] = True
     sends_routing: ClassVar[bool] = True
+    reasoning_wire: ClassVar[str | None] = "openrouter"
 
     @property
     def name(self) -> str:
+        return "openrouter"
+
+    def reasoning_shape(self) -> ReasoningShape:
+        """OpenRouter's ``reasoning`` object: ``effort`` or ``max_tokens``, and ``exclude``."""
         return "openrouter"
 
     def emits_cache_markers(self, model: str) -> bool:
