@@ -287,4 +287,3 @@ def cache_warmup_call(node: ChatNode, generator: GeneratorInfo, params: NodeComp
         retry=0,
     )
     return CompletionCall(node, generator, warm, stream=False)
-

@@ -321,9 +321,7 @@ class MessageContent:
         """A copy with ``fn`` applied to the string or to every text part (other parts untouched)."""
         if isinstance(self.value, str):
             return MessageContent(fn(self.value))
-        return MessageContent(
-            tuple(TextPart(fn(p.text)) if isinstance(p, TextPart) else p for p in self.value)
-        )
+        return MessageContent(tuple(TextPart(fn(p.text)) if isinstance(p, TextPart) else p for p in self.value))
 
     def to_json(self, *, estimation_metadata: bool = True) -> str | list[dict[str, Any]]:
         if isinstance(self.value, str):
@@ -337,9 +335,7 @@ class MessageContent:
             return cls(data)
         if isinstance(data, list):
             return cls(tuple(ContentPart.from_dict(p) for p in data))
-        raise InvalidParameterError(
-            f"message content must be a string or a list of parts, not {type(data).__name__}"
-        )
+        raise InvalidParameterError(f"message content must be a string or a list of parts, not {type(data).__name__}")
 
 
 def _as_parts(value: str | tuple[ContentPart, ...]) -> tuple[ContentPart, ...]:
@@ -353,9 +349,7 @@ def _to_content(value: str | MessageContent | Sequence[ContentPart]) -> MessageC
         return MessageContent(value)
     if isinstance(value, (list, tuple)):
         return MessageContent(tuple(value))
-    raise InvalidParameterError(
-        f"message content must be a str or a MessageContent, not {type(value).__name__}"
-    )
+    raise InvalidParameterError(f"message content must be a str or a MessageContent, not {type(value).__name__}")
 
 
 _ROLES: dict[object, Role] = {r.value: r for r in Role}
