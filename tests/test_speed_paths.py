@@ -144,7 +144,7 @@ def test_attaching_headers_keeps_every_other_field() -> None:
     # _with_headers writes attrs.evolve out by hand; this fails if a field is ever added and not copied.
     import attrs
 
-    from minillm import CompletionResponse, ImageData, ToolCall, Usage
+    from minillm import CompletionResponse, ImageData, ReasoningPart, ToolCall, Usage
 
     response = CompletionResponse(
         id="r1",
@@ -154,6 +154,9 @@ def test_attaching_headers_keeps_every_other_field() -> None:
         usage=Usage(uncached_input_tokens=3, completion_tokens=2),
         tool_calls=(ToolCall("c1", "f", "{}"),),
         media=(ImageData.from_url("https://example.com/a.png"),),
+        reasoning="think",
+        refusal="",
+        reasoning_parts=(ReasoningPart("anthropic", {"type": "redacted_thinking", "data": "x"}),),
     )
     headers = {"X-Request-Id": "abc"}
     attached = response._with_headers(headers)
@@ -168,6 +171,9 @@ def test_attaching_headers_keeps_every_other_field() -> None:
         "tool_calls",
         "headers",
         "media",
+        "reasoning",
+        "refusal",
+        "reasoning_parts",
     ]
 
 
