@@ -15,10 +15,12 @@ from minillm import (
     ChatNode,
     CompletionParameters,
     GeneratorInfo,
+    InvalidParameterError,
     Message,
     NodeCompletionParameters,
     ReasoningConfig,
 )
+from minillm.core.providers.generic import GenericProvider
 from minillm.core.tools import ToolChoice, ToolDefinition
 from minillm.testing import MockLLMServer, RecordedRequest, Reply, Thought
 from minillm.testing.reasoning import make_signature
@@ -209,3 +211,14 @@ def test_reasoning_content_from_a_custom_server_is_surfaced(api: API, llm_server
     assert (node.text, node.reasoning) == ("42", "six times seven")
     assert llm_server.last_request.json["reasoning_effort"] == "low"
     assert "reasoning" not in llm_server.last_request.json
+
+
+def test_a_custom_server_can_take_openrouters_reasoning_object(api: API, llm_server: MockLLMServer) -> None:
+    llm_server.enqueue(Reply.text("ok", reasoning="fine"), Reply.text("ok"))
+    custom = GeneratorInfo.custom("vllm", llm_server.openai_base_url, "qwen3")
+    params = NodeCompletionParameters(params=CompletionParameters().with_reasoning(ReasoningConfig(max_tokens=512)))
+    with pytest.raises(InvalidParameterError, match="effort"):
+        api.complete(ChatNode.user("?"), custom, params)  # OpenAI's shape by default: a budget has no key there
+    node = api.complete(ChatNode.user("?"), custom.with_provider(GenericProvider(reasoning="openrouter")), params)
+    assert llm_server.last_request.json["reasoning"] == {"max_tokens": 512}
+    assert node.reasoning == "fine"
