@@ -21,6 +21,7 @@ from minillm.core.providers.generic import GenericProvider
 from minillm.core.providers.openai import OpenAIProvider
 from minillm.core.providers.openrouter import OpenRouterProvider
 from minillm.core.response import CompletionResponse
+from minillm.core.sse import ServerSentEvent
 from minillm.core.stream import StreamChunk, StreamParser
 from minillm.core.tools import ToolCall, ToolChoice, ToolDefinition
 
@@ -216,6 +217,17 @@ def test_openrouter_reasoning_and_details() -> None:
     assert {p.wire for p in r.reasoning_parts} == {"openrouter"}
     # Other chat-completions wires read the text but keep no details: they could not send them back.
     assert OPENAI.parse_response(raw).reasoning_parts == ()
+
+
+def test_an_empty_refusal_field_on_chat_completions_is_no_refusal() -> None:
+    body = {
+        "id": "c",
+        "model": "m",
+        "choices": [{"message": {"content": "Hi", "refusal": ""}, "finish_reason": "stop"}],
+    }
+    assert OPENAI.parse_response(body).refusal is None
+    event = ServerSentEvent(data='{"choices": [{"delta": {"role": "assistant", "content": "", "refusal": ""}}]}')
+    assert OPENAI.parse_stream_event(event) is None
 
 
 # ----- streams, split at every byte offset ----------------------------------------------------------------------

@@ -11,8 +11,9 @@ item. Each wire writes them its own way:
 - Any other chat-completions path: ``reasoning_content``, the field DeepSeek and vLLM use (OpenAI itself
   sends no reasoning text on this API); redacted thoughts have no form there and are left out.
 
-A refusal is ``message.refusal`` (``delta.refusal`` in streams) on the chat-completions wires, and
-``stop_reason: "refusal"`` with ``stop_details`` on Anthropic's.
+A refusal is ``message.refusal`` (``delta.refusal`` in streams) on the chat-completions wires, where an empty
+one reads as no refusal (OpenAI always says why), and ``stop_reason: "refusal"`` with ``stop_details`` on
+Anthropic's, where it may have no text.
 
 Signatures the server makes are a digest of the thought's text, so ``anthropic_rule_violation`` can tell a
 thinking block that came back changed, as the real API does. It also answers, like the real API, that a

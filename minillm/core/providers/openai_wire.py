@@ -435,7 +435,7 @@ class OpenAIDialect:
             tool_calls=_parse_tool_calls(message.get("tool_calls")),
             media=self.parse_media(message),
             reasoning=_reasoning_text(message) or _detail_text(details) or None,
-            refusal=refusal if isinstance(refusal, str) else None,
+            refusal=refusal if isinstance(refusal, str) and refusal else None,
             reasoning_parts=self._reasoning_parts(details),
         )
 
@@ -493,13 +493,12 @@ class OpenAIDialect:
         if self.reasoning_wire is not None:
             wire = self.reasoning_wire
             pieces = tuple(ReasoningPartDelta(wire, _detail_index(d), d) for d in details)
-        if thought or pieces or isinstance(refusal, str):
+        # An empty refusal is no refusal: OpenAI opens a refusal stream with "refusal": "", and some servers
+        # send it on every reply.
+        said = refusal if isinstance(refusal, str) else ""
+        if thought or pieces or said:
             chunk = attrs.evolve(
-                chunk,
-                reasoning_delta=thought,
-                reasoning_parts=pieces or None,
-                refusal_delta=refusal if isinstance(refusal, str) else "",
-                refused=isinstance(refusal, str),
+                chunk, reasoning_delta=thought, reasoning_parts=pieces or None, refusal_delta=said, refused=bool(said)
             )
         return None if chunk.is_empty() else chunk
 
