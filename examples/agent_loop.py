@@ -1,9 +1,14 @@
-"""An agent loop on the conversation tree: the model asks for tools, the results go back as tool nodes, and the
-next completion carries the same tools, until the model answers in words.
+"""An agent loop on the conversation tree, with the model thinking before it acts: the model asks for tools, the
+results go back as tool nodes, and the next completion carries the same tools, until the model answers in words.
 
-Run it with ``python examples/agent_loop.py``. Without a key it runs offline: ``minillm.testing``'s local server
-plays a model that asks for the weather in two cities at once (two parallel tool calls) and then answers. With
-``OPENROUTER_API_KEY`` set in the environment it asks a real model through OpenRouter instead.
+Thinking is on (``ReasoningConfig(effort="medium")``): the reasoning is printed each round, and the assistant
+node keeps the provider's thinking blocks and sends them back with the tool results, as Anthropic requires.
+
+Run it with ``python examples/agent_loop.py``. Without a key it runs offline, on the Anthropic wire and on
+OpenRouter's: ``minillm.testing``'s local server plays a model that thinks, asks for the weather in two cities at
+once (two parallel tool calls) and then answers; it refuses, as the real Anthropic API does, a tool-result turn
+that lost its thinking. With ``OPENROUTER_API_KEY`` set in the environment it asks a real model through OpenRouter
+instead.
 """
 
 from __future__ import annotations
@@ -19,13 +24,14 @@ from minillm import (
     GeneratorInfo,
     InvalidParameterError,
     NodeCompletionParameters,
+    ReasoningConfig,
     ToolChoice,
     ToolDefinition,
     format_conversation,
 )
 from minillm.testing import MockLLMServer, RecordedRequest, Reply
 
-LIVE_MODEL = "openai/gpt-4o-mini"
+LIVE_MODEL = "anthropic/claude-sonnet-4.5"
 
 # ----- the tools: what the model sees, and the Python that runs them ------------------------------------------
 
@@ -58,13 +64,16 @@ IMPLEMENTATIONS: dict[str, Callable[..., dict[str, Any]]] = {"get_weather": get_
 def run_agent(question: str, gen: GeneratorInfo, *, max_rounds: int = 5) -> ChatNode:
     """Ask ``question`` and run tool calls until the model answers; return the final assistant node."""
     params = NodeCompletionParameters(
-        params=CompletionParameters(max_tokens=500, temperature=0.0)
+        params=CompletionParameters(max_tokens=4096)
         .with_tools(TOOLS)
-        .with_tool_choice(ToolChoice.auto()),
+        .with_tool_choice(ToolChoice.auto())
+        .with_reasoning(ReasoningConfig(effort="medium")),
     )
     node = ChatNode.root("You are a weather assistant. Use the tools; answer in one sentence.").add_user(question)
     for round_number in range(1, max_rounds + 1):
         reply = node.complete(gen, params)
+        if reply.reasoning:
+            print(f"round {round_number}: the model thought: {reply.reasoning}")
         calls = reply.tool_calls
         if not calls:
             return reply
@@ -83,14 +92,23 @@ def run_agent(question: str, gen: GeneratorInfo, *, max_rounds: int = 5) -> Chat
 # ----- an offline stand-in for the model -------------------------------------------------------------------
 
 
-def scripted_model(request: RecordedRequest) -> Reply:
-    """Plays the model on the local server: first asks for the weather in both cities at once, then answers
-    from the tool results it was sent."""
-    messages = request.json["messages"]
+def _tool_results(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tool results in a request, on either wire: OpenAI-style tool messages or Anthropic tool_result blocks."""
     results = [json.loads(m["content"]) for m in messages if m["role"] == "tool"]
+    for m in messages:
+        if m["role"] == "user" and isinstance(m["content"], list):
+            results += [json.loads(b["content"]) for b in m["content"] if b.get("type") == "tool_result"]
+    return results
+
+
+def scripted_model(request: RecordedRequest) -> Reply:
+    """Plays the model on the local server: first thinks and asks for the weather in both cities at once, then
+    answers from the tool results it was sent."""
+    results = _tool_results(request.json["messages"])
     if not results:
         return Reply.text(
             "Let me check both cities.",
+            reasoning="Two cities to compare: I will ask for both at once.",
             tool_calls=[
                 ("call_paris", "get_weather", {"city": "Paris"}),
                 ("call_zurich", "get_weather", {"city": "Zürich"}),
@@ -98,7 +116,7 @@ def scripted_model(request: RecordedRequest) -> Reply:
         )
     warmest = max(results, key=lambda r: r["temperature_c"])
     summary = ", ".join(f"{r['city']} {r['temperature_c']}°C and {r['conditions']}" for r in results)
-    return Reply.text(f"{warmest['city']} is warmer ({summary}).")
+    return Reply.text(f"{warmest['city']} is warmer ({summary}).", reasoning="Compare the two temperatures.")
 
 
 def main() -> None:
@@ -110,10 +128,13 @@ def main() -> None:
         print("== no OPENROUTER_API_KEY: running offline against minillm.testing's local server ==")
         with MockLLMServer() as server:
             server.set_responder(scripted_model)
-            gen = GeneratorInfo.openrouter(LIVE_MODEL).with_api_key("offline").with_base_url(
-                server.openrouter_base_url
-            )
-            answer = run_agent(question, gen)
+            gens = {
+                "Anthropic": GeneratorInfo.anthropic("claude-sonnet-4-5").with_base_url(server.anthropic_base_url),
+                "OpenRouter": GeneratorInfo.openrouter(LIVE_MODEL).with_base_url(server.openrouter_base_url),
+            }
+            for wire, gen in gens.items():
+                print(f"-- on the {wire} wire --")
+                answer = run_agent(question, gen.with_api_key("offline"))
     print(f"\nfinal answer: {answer.text}")
     print("\n== the conversation on the tree ==")
     print(format_conversation(answer))

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from minillm.core.generator import GeneratorInfo
     from minillm.core.jsonfix import extract_json, loads, repair_json
     from minillm.core.media import AudioData, DocumentData, ImageData, VideoData
-    from minillm.core.messages import ContentPart, Message, MessageContent, Role
+    from minillm.core.messages import ContentPart, Message, MessageContent, ReasoningPart, Role
     from minillm.core.params import (
         CompletionParameters,
         NodeCompletionParameters,
@@ -103,6 +103,7 @@ __all__ = [
     "ProviderSettings",
     "RateLimitError",
     "ReasoningConfig",
+    "ReasoningPart",
     "ReplyRejectedError",
     "ResponseFormat",
     "Role",
@@ -157,7 +158,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "minillm.core.generator": ("GeneratorInfo",),
     "minillm.core.jsonfix": ("extract_json", "loads", "repair_json"),
     "minillm.core.media": ("AudioData", "DocumentData", "ImageData", "VideoData"),
-    "minillm.core.messages": ("ContentPart", "Message", "MessageContent", "Role"),
+    "minillm.core.messages": ("ContentPart", "Message", "MessageContent", "ReasoningPart", "Role"),
     "minillm.core.params": (
         "CompletionParameters",
         "NodeCompletionParameters",

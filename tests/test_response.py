@@ -12,6 +12,7 @@ from minillm import (
     InvalidParameterError,
     Message,
     MessageContent,
+    ReasoningPart,
     Role,
     ToolCall,
     Usage,
@@ -188,6 +189,9 @@ def test_attaching_headers_keeps_every_other_field() -> None:
         usage=Usage(uncached_input_tokens=3, completion_tokens=2),
         tool_calls=(ToolCall("c1", "f", "{}"),),
         media=(ImageData.from_url("https://example.com/a.png"),),
+        reasoning="think",
+        refusal="",
+        reasoning_parts=(ReasoningPart("anthropic", {"type": "redacted_thinking", "data": "x"}),),
     )
     headers = {"X-Request-Id": "abc"}
     attached = response._with_headers(headers)
@@ -202,4 +206,7 @@ def test_attaching_headers_keeps_every_other_field() -> None:
         "tool_calls",
         "headers",
         "media",
+        "reasoning",
+        "refusal",
+        "reasoning_parts",
     ]

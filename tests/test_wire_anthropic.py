@@ -313,9 +313,11 @@ def test_response_format_is_refused_by_name() -> None:
         body(Message.user("x"), params=CompletionParameters().with_json_response())
 
 
-def test_reasoning_is_refused_by_name() -> None:
-    with pytest.raises(InvalidParameterError, match="reasoning"):
-        body(Message.user("x"), params=CompletionParameters().with_reasoning(ReasoningConfig(effort="high")))
+def test_reasoning_becomes_thinking_with_a_budget() -> None:
+    # Anthropic used to refuse reasoning; it is now sent as extended thinking (tests/test_reasoning_request.py).
+    got = body(Message.user("x"), params=CompletionParameters().with_reasoning(ReasoningConfig(effort="high")))
+    assert got["thinking"] == {"type": "enabled", "budget_tokens": 3276}
+    assert "temperature" not in got
 
 
 # --- images, PDFs, audio ------------------------------------------------------------------------------------
@@ -553,14 +555,23 @@ def test_tool_use_stream() -> None:
     assert response.usage == Usage(uncached_input_tokens=849, completion_tokens=47)
 
 
-def test_thinking_deltas_are_skipped_and_the_tool_index_starts_at_one() -> None:
+def test_thinking_deltas_are_surfaced_and_the_tool_index_starts_at_one() -> None:
     parsed = [WIRE.parse_stream_event(e) for e in events("stream_thinking_tool.txt")]
-    assert parsed[1:5] == [None, None, None, None]  # thinking start, thinking_delta, signature_delta, stop
+    assert parsed[2] is not None and parsed[2].reasoning_delta == "The user wants the time in Tokyo; call get_time."
+    assert parsed[4] is None  # content_block_stop
     assert parsed[5] == StreamChunk(tool_calls=[ToolCallDelta(1, id="toolu_01T1x1fJ34qAmk2tNTrN7Up6", name="get_time")])
     response = accumulate(parsed).response()
     assert response.content == ""
     assert response.tool_calls == (ToolCall("toolu_01T1x1fJ34qAmk2tNTrN7Up6", "get_time", '{"tz": "Asia/Tokyo"}'),)
     assert response.usage == Usage(uncached_input_tokens=520, completion_tokens=64, reasoning_tokens=21)
+    assert response.reasoning == "The user wants the time in Tokyo; call get_time."
+    assert [p.block for p in response.reasoning_parts] == [
+        {
+            "type": "thinking",
+            "thinking": "The user wants the time in Tokyo; call get_time.",
+            "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds",
+        }
+    ]
 
 
 def test_sparse_tool_indices_come_out_in_index_order() -> None:

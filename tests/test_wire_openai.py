@@ -145,7 +145,7 @@ def test_every_param_in_the_dialect_order() -> None:
         "seed",
         "response_format",
         "parallel_tool_calls",
-        "reasoning",
+        "reasoning_effort",
         "stream_options",
     ]
     assert sent["max_completion_tokens"] == 256
@@ -154,7 +154,7 @@ def test_every_param_in_the_dialect_order() -> None:
     assert sent["seed"] == 7
     assert sent["response_format"] == {"type": "json_object"}
     assert sent["parallel_tool_calls"] is False
-    assert sent["reasoning"] == {"effort": "low", "max_tokens": 1024, "exclude": True}
+    assert sent["reasoning_effort"] == "low"  # OpenAI's key; a budget and exclude have no OpenAI key
     assert sent["stream_options"] == {"include_usage": True}
 
 
@@ -335,7 +335,7 @@ def _schema_bodies() -> list[dict[str, Any]]:
         body(params=CompletionParameters(), stream=True, include_usage=True),
         body(conversation, full),
         body((Message.user(media),), CompletionParameters(max_tokens=0)),
-        # Keys the schema does not list (top_k, repetition_penalty, reasoning) are allowed by it.
+        # Keys the schema does not list (top_k, repetition_penalty) are allowed by it; reasoning_effort it lists.
         body(params=CompletionParameters(top_k=5, repetition_penalty=1.2, reasoning=ReasoningConfig(effort="high"))),
     ]
 

@@ -203,8 +203,10 @@ class CompletionCall:
         off). Raises a content rejection that the retry policy retries.
 
         A reply that only calls tools (no text) is taken as it is: it is not empty and holds no JSON to parse.
+        Nor is a refusal (even one without text): it is the model's answer, recorded on the node, and asking
+        again would only repeat it.
         """
-        if response.tool_calls and not response.content.strip():
+        if response.refusal is not None or (response.tool_calls and not response.content.strip()):
             text = response.content
         else:
             text = postprocess(response.content, self.params)

@@ -25,6 +25,7 @@ __all__ = [
     "Media",
     "Message",
     "MessageContent",
+    "ReasoningPart",
     "Role",
     "TextPart",
     "VideoPart",
@@ -320,9 +321,7 @@ class MessageContent:
         """A copy with ``fn`` applied to the string or to every text part (other parts untouched)."""
         if isinstance(self.value, str):
             return MessageContent(fn(self.value))
-        return MessageContent(
-            tuple(TextPart(fn(p.text)) if isinstance(p, TextPart) else p for p in self.value)
-        )
+        return MessageContent(tuple(TextPart(fn(p.text)) if isinstance(p, TextPart) else p for p in self.value))
 
     def to_json(self, *, estimation_metadata: bool = True) -> str | list[dict[str, Any]]:
         if isinstance(self.value, str):
@@ -336,9 +335,7 @@ class MessageContent:
             return cls(data)
         if isinstance(data, list):
             return cls(tuple(ContentPart.from_dict(p) for p in data))
-        raise InvalidParameterError(
-            f"message content must be a string or a list of parts, not {type(data).__name__}"
-        )
+        raise InvalidParameterError(f"message content must be a string or a list of parts, not {type(data).__name__}")
 
 
 def _as_parts(value: str | tuple[ContentPart, ...]) -> tuple[ContentPart, ...]:
@@ -352,9 +349,7 @@ def _to_content(value: str | MessageContent | Sequence[ContentPart]) -> MessageC
         return MessageContent(value)
     if isinstance(value, (list, tuple)):
         return MessageContent(tuple(value))
-    raise InvalidParameterError(
-        f"message content must be a str or a MessageContent, not {type(value).__name__}"
-    )
+    raise InvalidParameterError(f"message content must be a str or a MessageContent, not {type(value).__name__}")
 
 
 _ROLES: dict[object, Role] = {r.value: r for r in Role}
@@ -373,11 +368,79 @@ def _to_tool_calls(value: Iterable[ToolCall] | None) -> tuple[ToolCall, ...] | N
     return None if value is None else tuple(value)
 
 
+def _to_block(value: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or not isinstance(value.get("type"), str):
+        raise InvalidParameterError(f"a reasoning block must be a JSON object with a string 'type', not {_kind(value)}")
+    return dict(value)
+
+
+@attrs.frozen
+class ReasoningPart:
+    """One reasoning item of an assistant turn, kept so the turn can be sent back to the wire that made it.
+
+    ``wire`` names that wire (``"anthropic"`` or ``"openrouter"``); ``block`` is the item exactly as the
+    provider sent it: an Anthropic ``thinking`` block with its ``signature``, a ``redacted_thinking`` block
+    with its ``data``, or an OpenRouter ``reasoning_details`` entry (``reasoning.text``, ``reasoning.summary``,
+    ``reasoning.encrypted``). ``after_tool_calls`` is how many of the turn's tool calls came before it, so a
+    turn that interleaves thinking and tool calls is rebuilt in its original order. Only the wire that made a
+    part ever sends it; every other wire leaves it out (reasoning is never sent back as text).
+    """
+
+    wire: str
+    block: dict[str, Any] = attrs.field(converter=_to_block, repr=False, hash=False)
+    after_tool_calls: int = 0
+
+    @property
+    def type(self) -> str:
+        """The block's own type, e.g. ``"thinking"``, ``"redacted_thinking"``, ``"reasoning.encrypted"``."""
+        return str(self.block["type"])
+
+    @property
+    def text(self) -> str:
+        """The readable reasoning in this part (``""`` for redacted or encrypted parts)."""
+        for key in ("thinking", "text", "summary"):
+            value = self.block.get(key)
+            if isinstance(value, str):
+                return value
+        return ""
+
+    @property
+    def redacted(self) -> bool:
+        """True for a part whose reasoning is encrypted (no readable text)."""
+        return self.type in ("redacted_thinking", "reasoning.encrypted")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The saved form: ``{"wire", "block", "after_tool_calls"?}``."""
+        out: dict[str, Any] = {"wire": self.wire, "block": self.block}
+        if self.after_tool_calls:
+            out["after_tool_calls"] = self.after_tool_calls
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReasoningPart:
+        """Read the ``to_dict`` form; a malformed entry raises ``InvalidParameterError``."""
+        where = "a reasoning part"
+        data = _obj(data, where)
+        after = _opt_int(data, "after_tool_calls", where) or 0
+        return cls(_str(data, "wire", where), _obj(data.get("block"), f"{where}'s 'block'"), after)
+
+
+def _to_reasoning_parts(value: Iterable[ReasoningPart]) -> tuple[ReasoningPart, ...]:
+    parts = tuple(value)
+    for p in parts:
+        if not isinstance(p, ReasoningPart):
+            raise InvalidParameterError(f"reasoning parts must be ReasoningPart objects, got {type(p).__name__}")
+    return parts
+
+
 @attrs.frozen
 class Message:
     """One message: who speaks (``role``), what they say (``content``), and tool-call bookkeeping.
 
-    ``cache_breakpoint`` asks providers that support prompt caching to cache up to here.
+    ``cache_breakpoint`` asks providers that support prompt caching to cache up to here. An assistant message
+    may also carry the model's ``reasoning`` (readable text, never sent back as text), a ``refusal`` (the text
+    of a refusal; ``""`` when the model refused without saying why) and ``reasoning_parts``: the provider's own
+    reasoning items, which the wire that made them re-sends with the turn.
     """
 
     role: Role = attrs.field(converter=_to_role)
@@ -386,6 +449,9 @@ class Message:
     tool_call_id: str | None = None
     tool_calls: tuple[ToolCall, ...] | None = attrs.field(default=None, converter=_to_tool_calls)
     cache_breakpoint: bool = False
+    reasoning: str | None = None
+    refusal: str | None = None
+    reasoning_parts: tuple[ReasoningPart, ...] = attrs.field(default=(), converter=_to_reasoning_parts)
 
     @classmethod
     def system(cls, content: str | MessageContent) -> Message:
@@ -416,7 +482,7 @@ class Message:
         return self.content.has_multimodal()
 
     def _is_plain(self) -> bool:
-        return not self.tool_calls and self.tool_call_id is None
+        return not self.tool_calls and self.tool_call_id is None and not self.reasoning_parts
 
 
 def merge_contiguous(messages: Iterable[Message]) -> list[Message]:

@@ -97,7 +97,8 @@ class ReasoningConfig:
     """How much the model should think: ``effort`` ("none", "minimal", "low", "medium", "high", "xhigh"),
     a ``max_tokens`` budget, and ``exclude`` to keep the reasoning out of the answer.
 
-    Sent verbatim under ``reasoning`` on OpenAI-dialect wires; the Anthropic wire refuses it.
+    Each wire translates it: OpenRouter's ``reasoning`` object as it is, OpenAI's ``reasoning_effort`` (an
+    effort only), Anthropic's ``thinking`` with a token budget (an effort becomes a share of ``max_tokens``).
     """
 
     effort: str | None = attrs.field(default=None, validator=_v.optional_str)

@@ -1,4 +1,9 @@
-"""Human-readable renderings of a thread: plain text with role prefixes, and Markdown for notebooks."""
+"""Human-readable renderings of a thread: plain text with role prefixes, and Markdown for notebooks.
+
+A reply's reasoning is never mixed into its text: plain text marks it on a line of its own
+(``[reasoning: ...]``, shortened), Markdown folds it into a ``<details>`` block; a refusal is marked
+``[refused]``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ __all__ = ["PrettyPrintConfig", "format_conversation", "pretty_messages"]
 
 _TOOL_PREFIX = "\n\nTOOL: "
 _MULTIMODAL = "[multimodal content]"
+_REASONING_PREVIEW = 80
 
 
 @attrs.frozen
@@ -47,6 +53,44 @@ def _shown_text(message: Message) -> str:
     return text
 
 
+def _reasoning_summary(message: Message) -> str:
+    """What plain text shows of the reasoning: a shortened first line, or how many items were redacted."""
+    if message.reasoning:
+        flat = " ".join(message.reasoning.split())
+        if len(flat) > _REASONING_PREVIEW:
+            flat = flat[: _REASONING_PREVIEW - 3] + "..."
+        return flat
+    if any(p.redacted for p in message.reasoning_parts):
+        return "redacted"
+    return ""
+
+
+def _plain_reply(message: Message) -> str:
+    text = _shown_text(message)
+    lines: list[str] = []
+    summary = _reasoning_summary(message)
+    if summary:
+        lines.append(f"[reasoning: {summary}]")
+    if message.refusal is not None:
+        said = message.refusal if message.refusal and message.refusal != text else ""
+        lines.append(f"[refused] {said}".rstrip())
+    if text or not lines:
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def _markdown_reply(message: Message) -> str:
+    text = _shown_text(message)
+    out = ""
+    if message.reasoning:
+        out += f"\n<details><summary>reasoning</summary>\n\n{message.reasoning}\n\n</details>\n\n"
+    elif any(p.redacted for p in message.reasoning_parts):
+        out += "*(reasoning redacted)* "
+    if message.refusal is not None:
+        out += "*(refused)* " + (message.refusal + " " if message.refusal and message.refusal != text else "")
+    return out + text
+
+
 def pretty_messages(node: ChatNode, config: PrettyPrintConfig | None = None) -> str:
     """The thread up to ``node`` (placeholders filled by each node's kwargs) as one prefixed string."""
     config = config or PrettyPrintConfig()
@@ -55,7 +99,7 @@ def pretty_messages(node: ChatNode, config: PrettyPrintConfig | None = None) -> 
         if i and config.separator:
             out.append(config.separator)
         out.append(config.prefix_for(message.role))
-        out.append(_shown_text(message))
+        out.append(_plain_reply(message))
     return "".join(out)
 
 
@@ -72,5 +116,5 @@ def markdown_thread(node: ChatNode, *, limit: int = 200) -> str:
         lines.append(f"*... {len(messages) - limit} earlier messages not shown ...*\n")
         messages = messages[-limit:]
     for message in messages:
-        lines.append(f"**{message.role.value}**: {_shown_text(message)}\n")
+        lines.append(f"**{message.role.value}**: {_markdown_reply(message)}\n")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from minillm.core.messages import ContentPart, Media, Message, MessageContent, TextPart
+from minillm.core.messages import ContentPart, Media, Message, MessageContent, ReasoningPart, TextPart
 from minillm.core.tools import ToolCall
 
 if TYPE_CHECKING:
@@ -57,7 +57,9 @@ class CompletionResponse:
     """A finished completion: its text, why it stopped, token usage, tool calls and the HTTP headers.
 
     ``headers`` has lower-case names, so ``response.headers["x-ratelimit-remaining-requests"]`` works
-    whatever case the server used.
+    whatever case the server used. ``reasoning`` is the model's readable reasoning (None when it sent none);
+    ``refusal`` the text of a refusal (``""`` when the model refused without a reason, None when it did not
+    refuse); ``reasoning_parts`` the provider's reasoning items that must go back with the turn.
     """
 
     id: str
@@ -68,11 +70,24 @@ class CompletionResponse:
     tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tuple)
     headers: Mapping[str, str] = attrs.field(factory=dict, converter=_lower_keys)
     media: tuple[Media, ...] = attrs.field(default=(), converter=_to_tuple)
+    reasoning: str | None = None
+    refusal: str | None = None
+    reasoning_parts: tuple[ReasoningPart, ...] = attrs.field(default=(), converter=_to_tuple)
 
     def _with_headers(self, headers: Mapping[str, str]) -> CompletionResponse:
         # attrs.evolve, written out: it runs once per request, and evolve's generic copy costs three times this.
         return CompletionResponse(
-            self.id, self.model, self.content, self.finish_reason, self.usage, self.tool_calls, headers, self.media
+            self.id,
+            self.model,
+            self.content,
+            self.finish_reason,
+            self.usage,
+            self.tool_calls,
+            headers,
+            self.media,
+            self.reasoning,
+            self.refusal,
+            self.reasoning_parts,
         )
 
     def is_complete(self) -> bool:
@@ -86,13 +101,24 @@ class CompletionResponse:
     def has_tool_calls(self) -> bool:
         return bool(self.tool_calls)
 
-    def to_assistant_message(self) -> Message:
-        """The assistant message for this response, with returned media as parts when there are any."""
+    def is_refusal(self) -> bool:
+        """True when the model refused (``refusal`` is set, even to ``""``)."""
+        return self.refusal is not None
+
+    def to_assistant_message(self, text: str | None = None) -> Message:
+        """The assistant message for this response (``text`` replaces the content, e.g. after post-processing),
+        with returned media as parts when there are any, and the reasoning, refusal and reasoning parts."""
         calls = self.tool_calls or None
-        if not self.media:
-            return Message.assistant(self.content) if calls is None else Message(
-                "assistant", self.content, tool_calls=calls
-            )
-        parts: list[ContentPart] = [TextPart(self.content)] if self.content else []
-        parts.extend(ContentPart.from_media(m) for m in self.media)
-        return Message("assistant", MessageContent(tuple(parts)), tool_calls=calls)
+        content: str | MessageContent = self.content if text is None else text
+        if self.media:
+            parts: list[ContentPart] = [TextPart(str(content))] if content else []
+            parts.extend(ContentPart.from_media(m) for m in self.media)
+            content = MessageContent(tuple(parts))
+        return Message(
+            "assistant",
+            content,
+            tool_calls=calls,
+            reasoning=self.reasoning,
+            refusal=self.refusal,
+            reasoning_parts=self.reasoning_parts,
+        )

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from minillm.core.errors import APIError, StreamError
+from minillm.core.messages import ReasoningPart
 from minillm.core.providers.base import StreamEnd
 from minillm.core.response import CompletionResponse
 from minillm.core.sse import SSEDecoder
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from minillm.core.providers.base import Provider
     from minillm.core.sse import ServerSentEvent
 
-__all__ = ["StreamAccumulator", "StreamChunk", "StreamParser", "ToolCallDelta"]
+__all__ = ["ReasoningPartDelta", "StreamAccumulator", "StreamChunk", "StreamParser", "ToolCallDelta"]
 
 _log = logging.getLogger("minillm")
 
@@ -45,7 +46,24 @@ class ToolCallDelta:
     arguments_fragment: str | None = None
 
 
-def _deltas(value: Iterable[ToolCallDelta] | None) -> tuple[ToolCallDelta, ...] | None:
+@attrs.frozen
+class ReasoningPartDelta:
+    """A piece of a streamed reasoning item (an Anthropic thinking block, an OpenRouter reasoning detail).
+
+    Pieces with the same ``wire`` and ``index`` build one item; ``index`` None starts a new item. In
+    ``fields``, the string values of ``thinking``, ``text``, ``summary``, ``signature`` and ``data`` are
+    appended to what came before; any other key keeps its first value. ``ordered_with_tools`` says that the
+    index shares its numbering with the tool calls' (Anthropic's content blocks), so the item keeps its place
+    among them.
+    """
+
+    wire: str
+    index: int | None
+    fields: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+    ordered_with_tools: bool = False
+
+
+def _deltas(value: Iterable[Any] | None) -> tuple[Any, ...] | None:
     if value is None:
         return None
     items = tuple(value)
@@ -54,14 +72,19 @@ def _deltas(value: Iterable[ToolCallDelta] | None) -> tuple[ToolCallDelta, ...] 
 
 @attrs.frozen
 class StreamChunk:
-    """One step of a stream: new text (``delta``), and when they arrive the id, finish reason, usage and
-    tool-call pieces."""
+    """One step of a stream: new text (``delta``), new readable reasoning (``reasoning_delta``) or refusal
+    text (``refusal_delta``), and when they arrive the id, finish reason, usage, tool-call pieces and the
+    pieces of reasoning items that go back to the provider (``reasoning_parts``)."""
 
     delta: str = ""
     id: str | None = None
     finish_reason: str | None = None
     usage: Usage | None = None
     tool_calls: tuple[ToolCallDelta, ...] | None = attrs.field(default=None, converter=_deltas)
+    reasoning_delta: str = ""
+    refusal_delta: str = ""
+    reasoning_parts: tuple[ReasoningPartDelta, ...] | None = attrs.field(default=None, converter=_deltas)
+    refused: bool = False
 
     def is_final(self) -> bool:
         """True when this chunk carries a finish reason."""
@@ -69,7 +92,61 @@ class StreamChunk:
 
     def is_empty(self) -> bool:
         """True when the chunk carries nothing at all (such chunks are skipped)."""
-        return not self.delta and self.finish_reason is None and self.usage is None and not self.tool_calls
+        return (
+            not self.delta
+            and self.finish_reason is None
+            and self.usage is None
+            and not self.tool_calls
+            and not self.reasoning_delta
+            and not self.refusal_delta
+            and not self.reasoning_parts
+            and not self.refused
+        )
+
+
+_APPENDED_KEYS = frozenset(("thinking", "text", "summary", "signature", "data"))
+
+
+class _ReasoningAccumulator:
+    """Assembles streamed reasoning pieces into ``ReasoningPart`` values, in index order, linearly (string
+    fields are kept as lists of pieces and joined once)."""
+
+    def __init__(self) -> None:
+        self._slots: dict[tuple[str, int], tuple[ReasoningPartDelta, dict[str, Any]]] = {}
+        self._unindexed = 0
+
+    def feed(self, delta: ReasoningPartDelta) -> None:
+        if delta.index is None:
+            self._unindexed += 1
+            key = (delta.wire, -self._unindexed)
+        else:
+            key = (delta.wire, delta.index)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = (delta, {})
+        fields = slot[1]
+        for name, value in delta.fields.items():
+            if name in _APPENDED_KEYS and isinstance(value, str):
+                pieces = fields.setdefault(name, [])
+                if isinstance(pieces, list):
+                    pieces.append(value)
+            elif name not in fields:
+                fields[name] = value
+
+    def parts(self, tool_indices: Iterable[int]) -> tuple[ReasoningPart, ...]:
+        """The assembled parts; ``tool_indices`` are the streamed tool calls' indices, to place each part
+        ordered with them."""
+        calls = sorted(tool_indices)
+        out: list[tuple[int, ReasoningPart]] = []
+        for (wire, index), (first, fields) in self._slots.items():
+            block = {k: "".join(v) if isinstance(v, list) else v for k, v in fields.items()}
+            if not isinstance(block.get("type"), str):
+                _log.warning("dropping a streamed reasoning item without a type (wire %s, index %d)", wire, index)
+                continue
+            after = sum(1 for c in calls if c < index) if first.ordered_with_tools else 0
+            out.append((index if index >= 0 else len(self._slots) - index, ReasoningPart(wire, block, after)))
+        out.sort(key=lambda item: item[0])
+        return tuple(part for _, part in out)
 
 
 class _ToolCallSlot:
@@ -109,6 +186,10 @@ class _ToolCallAccumulator:
             slot.name = delta.name
         if delta.arguments_fragment:
             slot.fragments.append(delta.arguments_fragment)
+
+    def indices(self) -> list[int]:
+        """The indices of the calls seen so far."""
+        return list(self._slots)
 
     def calls(self) -> tuple[ToolCall, ...]:
         """The complete calls in ascending index order."""
@@ -165,6 +246,9 @@ class StreamAccumulator:
         self._usage: Usage | None = None
         self._tools = _ToolCallAccumulator()
         self._ended = False
+        self._reasoning: list[str] = []
+        self._refusal: list[str] | None = None
+        self._parts: _ReasoningAccumulator | None = None
 
     def ingest(self, item: StreamChunk | StreamEnd) -> None:
         """Fold one chunk or explicit end into the state.
@@ -188,6 +272,17 @@ class StreamAccumulator:
         if item.tool_calls:
             for delta in item.tool_calls:
                 self._tools.feed(delta)
+        if item.reasoning_delta:
+            self._reasoning.append(item.reasoning_delta)
+        if item.refusal_delta or item.refused:
+            if self._refusal is None:
+                self._refusal = []
+            self._refusal.append(item.refusal_delta)
+        if item.reasoning_parts:
+            if self._parts is None:
+                self._parts = _ReasoningAccumulator()
+            for part in item.reasoning_parts:
+                self._parts.feed(part)
         if item.usage is not None:
             self._usage = _merge_usage(self._usage, item.usage)
 
@@ -228,6 +323,20 @@ class StreamAccumulator:
         """The first non-empty id a chunk carried, else ``""``."""
         return self._id
 
+    @property
+    def reasoning(self) -> str | None:
+        """The readable reasoning so far, None when none came."""
+        if not self._reasoning:
+            return None
+        if len(self._reasoning) > 1:
+            self._reasoning = ["".join(self._reasoning)]
+        return self._reasoning[0]
+
+    @property
+    def refusal(self) -> str | None:
+        """The refusal text so far (``""`` for a refusal without text), None when the model did not refuse."""
+        return None if self._refusal is None else "".join(self._refusal)
+
     def response(self, headers: Mapping[str, str] | None = None) -> CompletionResponse:
         """The response the stream amounts to, as it stands (tool calls ``()`` when none were streamed)."""
         return CompletionResponse(
@@ -238,6 +347,9 @@ class StreamAccumulator:
             usage=self._usage,
             tool_calls=self._tools.calls() if self._tools.seen else (),
             headers=headers or {},
+            reasoning=self.reasoning,
+            refusal=self.refusal,
+            reasoning_parts=() if self._parts is None else self._parts.parts(self._tools.indices()),
         )
 
 

@@ -5,7 +5,10 @@ The format written::
     {"prompts": [{"message": {"role": "system", "content": "Hello {name}!", "cache_breakpoint": true},
                   "format_kwargs": {"name": "World"}, "metadata": {...}}, ...]}
 
-``format_kwargs`` and ``metadata`` are omitted when empty; a node's cache mark rides in its message.
+``format_kwargs`` and ``metadata`` are omitted when empty; a node's cache mark rides in its message. An
+assistant message keeps its ``reasoning`` text, ``refusal`` and ``reasoning_parts`` (each
+``{"wire", "block", "after_tool_calls"?}``, the provider's block unchanged) when it has them, so a thread with
+thinking can be loaded and sent again; files without these keys load as before.
 Loading also accepts the legacy format ``{"prompts": [{"role": ..., "content": ...}], "required_kwargs":
 {...}}``, where non-null values fill the placeholders of every message and null ones mark placeholders
 still to be supplied (their names are kept in the root's ``metadata["required_kwargs"]``).
@@ -26,7 +29,17 @@ import cattrs
 from cattrs.errors import BaseValidationError
 
 from minillm.core.errors import EmptyThreadError, FileAccessError, InvalidParameterError, ThreadFormatError
-from minillm.core.messages import AudioPart, ContentPart, ImagePart, Message, MessageContent, Role, TextPart, _to_role
+from minillm.core.messages import (
+    AudioPart,
+    ContentPart,
+    ImagePart,
+    Message,
+    MessageContent,
+    ReasoningPart,
+    Role,
+    TextPart,
+    _to_role,
+)
 
 if TYPE_CHECKING:
     from minillm.core.tree import ChatNode
@@ -40,6 +53,8 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(MessageContent, lambda content: content.to_json())
     conv.register_structure_hook(Role, lambda value, _: _to_role(value))
     conv.register_unstructure_hook(Role, lambda role: role.value)
+    conv.register_structure_hook(ReasoningPart, lambda value, _: ReasoningPart.from_dict(value))
+    conv.register_unstructure_hook(ReasoningPart, lambda part: part.to_dict())
     return conv
 
 

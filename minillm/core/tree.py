@@ -138,7 +138,14 @@ class ChatNode:
 
     def _add_response(self, response: CompletionResponse, text: str, *, register: bool) -> ChatNode:
         """The assistant node for a response: registered, or a phantom that only knows its parent."""
-        message = Message(Role.ASSISTANT, text, tool_calls=response.tool_calls or None)
+        message = Message(
+            Role.ASSISTANT,
+            text,
+            tool_calls=response.tool_calls or None,
+            reasoning=response.reasoning,
+            refusal=response.refusal,
+            reasoning_parts=response.reasoning_parts,
+        )
         node = self._new_child(message, register=register)
         node._metadata["response_id"] = response.id
         node._metadata["model"] = response.model
@@ -182,6 +189,16 @@ class ChatNode:
         """The tool calls this (assistant) message asks for, or None."""
         calls = self._message.tool_calls
         return list(calls) if calls else None
+
+    @property
+    def reasoning(self) -> str | None:
+        """The model's readable reasoning behind this (assistant) reply, or None when it showed none."""
+        return self._message.reasoning
+
+    @property
+    def refusal(self) -> str | None:
+        """The text of the model's refusal (``""`` when it refused without a reason), or None."""
+        return self._message.refusal
 
     @property
     def parent(self) -> ChatNode | None:

@@ -6,6 +6,7 @@ was sent in ``server.requests``. In pytest, enable the ``llm_server`` fixture wi
 ``pytest_plugins = ["minillm.testing.pytest_plugin"]`` in your ``conftest.py``.
 """
 
+from minillm.testing.reasoning import Thought
 from minillm.testing.replies import (
     ErrorReply,
     InBandError,
@@ -32,5 +33,6 @@ __all__ = [
     "Responder",
     "SilentReply",
     "TextReply",
+    "Thought",
     "Wire",
 ]

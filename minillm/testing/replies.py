@@ -23,6 +23,7 @@ import attrs
 from minillm.core.errors import InvalidParameterError
 from minillm.core.tools import ToolCall
 from minillm.core.usage import Usage
+from minillm.testing import reasoning as _r
 
 __all__ = [
     "ErrorReply",
@@ -250,6 +251,8 @@ class Reply(abc.ABC):
         tool_calls: Iterable[ScriptedToolCall] | None = None,
         headers: Mapping[str, str] | None = None,
         header_byte_delay: float = 0.0,
+        reasoning: str | _r.Thought | Iterable[str | _r.Thought] | None = None,
+        refusal: str | None = None,
     ) -> TextReply:
         """A completion answering with ``content`` (a list of strings: those exact stream deltas).
 
@@ -267,6 +270,10 @@ class Reply(abc.ABC):
         ``usage_on_finish_chunk=True`` puts the usage on the finish chunk instead of a ``choices: []``
         chunk. ``tool_calls``: ``(id, name, arguments)`` triples (arguments as JSON text or a dict) or
         ``ToolCall``s; streams send each call's start, then its arguments ``chunk_size`` characters at a time.
+        ``reasoning``: text or ``Thought`` values (thinking with a signature, redacted thinking) sent before
+        the content in each wire's shape (see ``minillm.testing.reasoning``). ``refusal``: the model refuses
+        with this text (``""``: without one): ``message.refusal`` on chat completions, ``stop_reason:
+        "refusal"`` on Anthropic.
         """
         chunks = None if isinstance(content, str) else tuple(content)
         return TextReply(
@@ -289,6 +296,8 @@ class Reply(abc.ABC):
             tool_calls=tool_calls,
             headers=headers,
             header_byte_delay=header_byte_delay,
+            thoughts=_r.to_thoughts(reasoning),
+            refusal=refusal,
         )
 
     @classmethod
@@ -430,6 +439,8 @@ class TextReply(Reply):
     usage_on_finish_chunk: bool = False
     tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tool_calls)
     in_band: InBandError | None = None
+    thoughts: tuple[_r.Thought, ...] = attrs.field(default=(), converter=_r.to_thoughts)
+    refusal: str | None = None
 
     def render(self, request: RecordedRequest, *, sequence: int) -> ResponsePlan:
         """The wire's completion object or SSE stream (OpenAI shape for any path but ``.../messages``)."""
@@ -704,6 +715,7 @@ class _Context:
     stream: bool
     created: int
     tokens: _Tokens | None
+    openrouter: bool = False
 
     @classmethod
     def of(cls, reply: TextReply, request: RecordedRequest, sequence: int) -> _Context:
@@ -727,6 +739,7 @@ class _Context:
             stream=request.stream,
             created=int(time.time()),
             tokens=_tokens(reply, request) if reply.send_usage else None,
+            openrouter=_r.is_openrouter_path(request.path),
         )
 
     def id_headers(self) -> list[tuple[str, str]]:
@@ -780,6 +793,8 @@ def _finish_reason(reply: TextReply, wire: Wire) -> str:
     if reply.finish_reason is not None:
         return reply.finish_reason
     if wire is Wire.ANTHROPIC:
+        if reply.refusal is not None:
+            return "refusal"
         return "tool_use" if reply.tool_calls else "end_turn"
     return "tool_calls" if reply.tool_calls else "stop"
 
@@ -795,6 +810,9 @@ def _openai_completion(reply: TextReply, ctx: _Context, content: str) -> dict[st
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in reply.tool_calls
         ]
+    message.update(_r.message_fields(reply.thoughts, reply.refusal, ctx.openrouter))
+    if reply.refusal is not None and not content:
+        message["content"] = None
     obj: dict[str, Any] = {
         "id": ctx.response_id,
         "object": "chat.completion",
@@ -821,8 +839,8 @@ def _tool_input(call: ToolCall) -> Any:
 
 
 def _anthropic_message(reply: TextReply, ctx: _Context, content: str) -> dict[str, Any]:
-    blocks: list[dict[str, Any]] = []
-    if content or not reply.tool_calls:
+    blocks: list[dict[str, Any]] = _r.anthropic_blocks(reply.thoughts)
+    if content or not (reply.tool_calls or reply.refusal is not None):
         blocks.append({"type": "text", "text": content})
     blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c)} for c in reply.tool_calls]
     obj: dict[str, Any] = {
@@ -834,6 +852,8 @@ def _anthropic_message(reply: TextReply, ctx: _Context, content: str) -> dict[st
         "stop_reason": _finish_reason(reply, Wire.ANTHROPIC),
         "stop_sequence": None,
     }
+    if reply.refusal is not None:
+        obj["stop_details"] = _r.anthropic_stop_details(reply.refusal)
     if ctx.tokens is not None:
         obj["usage"] = {**ctx.tokens.anthropic_input(), "output_tokens": ctx.tokens.completion}
     return obj
@@ -875,6 +895,8 @@ def _openai_events(reply: TextReply, ctx: _Context) -> Iterator[_Event]:
     for _ in range(reply.keepalive_comments):
         yield "lead", b": OPENROUTER PROCESSING\n\n"
     yield "lead", chunk({"role": "assistant", "content": ""})
+    for delta in _r.stream_deltas(reply.thoughts, reply.refusal, ctx.openrouter, reply.chunk_size):
+        yield "content", chunk(delta)
     for piece in reply._pieces():
         yield "content", chunk({"content": piece})
     for index, call in enumerate(reply.tool_calls):
@@ -925,15 +947,18 @@ def _anthropic_events(reply: TextReply, ctx: _Context) -> Iterator[_Event]:
     yield "lead", _sse({"type": "message_start", "message": message}, "message_start")
     for _ in range(reply.keepalive_comments):
         yield "lead", _sse({"type": "ping"}, "ping")
-    index = 0
-    if reply._content_length() or not reply.tool_calls:
-        start = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    index = len(reply.thoughts)
+    for _, event in _r.anthropic_stream(reply.thoughts, reply.chunk_size):
+        kind = event["type"]
+        yield ("close" if kind == "content_block_stop" else "content"), _sse(event, kind)
+    if reply._content_length() or not (reply.tool_calls or reply.refusal is not None):
+        start = {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
         yield "lead", _sse(start, "content_block_start")
         for piece in reply._pieces():
-            delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+            delta = {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}}
             yield "content", _sse(delta, "content_block_delta")
-        yield "close", _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
-        index = 1
+        yield "close", _sse({"type": "content_block_stop", "index": index}, "content_block_stop")
+        index += 1
     for offset, call in enumerate(reply.tool_calls):
         block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
         start = {"type": "content_block_start", "index": index + offset, "content_block": block}
@@ -947,6 +972,8 @@ def _anthropic_events(reply: TextReply, ctx: _Context) -> Iterator[_Event]:
         "type": "message_delta",
         "delta": {"stop_reason": _finish_reason(reply, Wire.ANTHROPIC), "stop_sequence": None},
     }
+    if reply.refusal is not None:
+        finish["delta"]["stop_details"] = _r.anthropic_stop_details(reply.refusal)
     if tokens is not None:
         finish["usage"] = {**tokens.anthropic_input(), "output_tokens": tokens.completion}
     yield "finish", _sse(finish, "message_delta")

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 
 from minillm.core.errors import ConfigurationError, InvalidParameterError
+from minillm.testing.reasoning import anthropic_rule_violation
 from minillm.testing.replies import RecordedRequest, Reply, ResponsePlan, Wire, _reason, echo_text
 
 if TYPE_CHECKING:
@@ -433,6 +434,10 @@ class MockLLMServer:
                 return self._generation_answer(request), sequence
             if request.method != "POST":
                 return Reply.error(404, f"no {request.method} route for {request.path} on the test server"), sequence
+            if request.wire is Wire.ANTHROPIC:
+                refused = anthropic_rule_violation(request.json)
+                if refused is not None:  # as the real API answers; the queued reply stays for the next request
+                    return Reply.error(400, refused), sequence
             if self._queue:
                 return self._queue.popleft(), sequence
             responder = self._responder

@@ -37,13 +37,16 @@ from minillm.core.messages import (
     FilePart,
     ImagePart,
     Message,
+    ReasoningPart,
     Role,
     TextPart,
     VideoPart,
 )
+from minillm.core.providers.anthropic_thinking import refusal_text as _refusal
+from minillm.core.providers.anthropic_thinking import thinking_json as _thinking_json
 from minillm.core.providers.base import StreamEnd, WireRequest, join_url
 from minillm.core.response import CompletionResponse
-from minillm.core.stream import StreamChunk, ToolCallDelta
+from minillm.core.stream import ReasoningPartDelta, StreamChunk, ToolCallDelta
 from minillm.core.tools import ToolCall, check_tool_choice
 from minillm.core.usage import Usage
 
@@ -64,6 +67,9 @@ _OAUTH_BETA = "oauth-2025-04-20"
 _MAX_CACHE_BREAKPOINTS = 4
 # Used when the parameters leave max_tokens unset: Anthropic requires the key.
 _DEFAULT_MAX_TOKENS = 4096
+
+_WIRE = "anthropic"
+_THINKING_TYPES = ("thinking", "redacted_thinking")
 
 _EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -209,11 +215,29 @@ def _turn_blocks(message: Message) -> list[_Block]:
     if message.role is Role.TOOL:
         return [_tool_result_block(message)]
     blocks = _part_blocks(message.content.parts)
-    if not blocks and not message.tool_calls:
+    thinking = [p for p in message.reasoning_parts if p.wire == _WIRE]
+    if not blocks and not message.tool_calls and not thinking:
         # A message with nothing in it still has a body; a tool-call-only assistant message gets no empty text.
         blocks = [{"type": "text", "text": ""}]
-    blocks.extend(_tool_use_block(call) for call in message.tool_calls or ())
-    return blocks
+    if not thinking:
+        blocks.extend(_tool_use_block(call) for call in message.tool_calls or ())
+        return blocks
+    # Thinking blocks go back unchanged and in their places: before the text, or after the tool calls that
+    # preceded them when thinking was interleaved with tool use.
+    out = [dict(p.block) for p in thinking if p.after_tool_calls == 0] + blocks
+    for i, call in enumerate(message.tool_calls or ()):
+        out.append(_tool_use_block(call))
+        out.extend(dict(p.block) for p in thinking if p.after_tool_calls == i + 1)
+    out.extend(dict(p.block) for p in thinking if p.after_tool_calls > len(message.tool_calls or ()))
+    return out
+
+
+def _mark_last(blocks: list[_Block]) -> None:
+    """Put the cache mark on the last block that can carry one (thinking blocks cannot)."""
+    for i in range(len(blocks) - 1, -1, -1):
+        if blocks[i].get("type") not in _THINKING_TYPES:
+            blocks[i] = _cache_control(blocks[i])
+            return
 
 
 def _system_text(message: Message) -> str:
@@ -269,11 +293,6 @@ def _check_params(request: WireRequest) -> None:
         raise InvalidParameterError(
             "response_format is not supported by the Anthropic API; ask for JSON in the prompt (and set "
             "parse_json=True on NodeCompletionParameters to repair it), or use an OpenAI-wire provider"
-        )
-    if params.reasoning is not None:
-        raise InvalidParameterError(
-            "reasoning is not supported on the Anthropic wire; for extended thinking send Anthropic's own key, "
-            "e.g. with_extra('thinking', {'type': 'enabled', 'budget_tokens': 2048})"
         )
 
 
@@ -378,9 +397,11 @@ class AnthropicProvider:
         """The ``/v1/messages`` body: system messages joined into ``system``, the other turns as content blocks
         (images and PDFs included), same-role turns merged, ``max_tokens`` always set (4096 by default).
 
-        Raises ``InvalidParameterError`` for ``response_format``, ``reasoning``, audio, video, unsupported
-        image or document types, a tool message without ``tool_call_id``, tool-call arguments that are not a
-        JSON object and a tool choice naming a tool that is not offered.
+        ``reasoning`` becomes ``thinking`` with a budget (see ``thinking_budget``); an assistant turn's thinking
+        blocks are sent back unchanged. Raises ``InvalidParameterError`` for ``response_format``, a thinking
+        budget Anthropic would refuse, audio, video, unsupported image or document types, a tool message
+        without ``tool_call_id``, tool-call arguments that are not a JSON object and a tool choice naming a tool
+        that is not offered.
         """
         _check_params(request)
         check_tool_choice(request.params.tools, request.params.tool_choice)
@@ -397,22 +418,28 @@ class AnthropicProvider:
             role = "assistant" if message.role is Role.ASSISTANT else "user"
             blocks = _turn_blocks(message)
             if i in kept:
-                blocks[-1] = _cache_control(blocks[-1])
+                _mark_last(blocks)
             if turns and turns[-1][0] == role:
                 turns[-1][1].extend(blocks)
             else:
                 turns.append((role, blocks))
 
+        max_tokens = _DEFAULT_MAX_TOKENS if params.max_tokens is None else params.max_tokens
         body: dict[str, Any] = {
             "model": request.model,
-            "max_tokens": _DEFAULT_MAX_TOKENS if params.max_tokens is None else params.max_tokens,
+            "max_tokens": max_tokens,
             "messages": [_turn_json(role, blocks) for role, blocks in turns],
             "stream": request.stream,
         }
         system = "\n".join(system_parts)
         if system:
             body["system"] = [_cache_control({"type": "text", "text": system})] if system_cached else system
-        if params.temperature is not None:
+        thinking = _thinking_json(params, max_tokens)
+        if thinking is not None:
+            body["thinking"] = thinking
+            if params.temperature is not None and params.temperature != 1:
+                _log.debug("leaving temperature %s out: Anthropic takes only 1 with thinking", params.temperature)
+        if params.temperature is not None and (thinking is None or params.temperature == 1):
             body["temperature"] = params.temperature
         if params.top_p is not None:
             body["top_p"] = params.top_p
@@ -440,6 +467,8 @@ class AnthropicProvider:
             raise MalformedResponseError(f"Anthropic sent a response without a content list: {preview(_compact(data))}")
         texts: list[str] = []
         calls: list[ToolCall] = []
+        thoughts: list[str] = []
+        parts: list[ReasoningPart] = []
         for i, block in enumerate(content):
             if not isinstance(block, Mapping):
                 raise MalformedResponseError(f"Anthropic sent a content block that is not an object: content[{i}]")
@@ -451,6 +480,11 @@ class AnthropicProvider:
                 texts.append(text)
             elif kind == "tool_use":
                 calls.append(_tool_call(block, i))
+            elif kind in _THINKING_TYPES:
+                part = ReasoningPart(_WIRE, block, len(calls))
+                parts.append(part)
+                if part.text:
+                    thoughts.append(part.text)
         response_id, model, stop = data.get("id"), data.get("model"), data.get("stop_reason")
         return CompletionResponse(
             id=response_id if isinstance(response_id, str) else "",
@@ -459,6 +493,9 @@ class AnthropicProvider:
             finish_reason=stop if isinstance(stop, str) else None,
             usage=_usage(data.get("usage")),
             tool_calls=calls,
+            reasoning="".join(thoughts) if thoughts else None,
+            refusal=_refusal(stop, data.get("stop_details")),
+            reasoning_parts=parts,
         )
 
     def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
@@ -489,7 +526,14 @@ class AnthropicProvider:
             usage = _usage(data.get("usage"))
             if not isinstance(stop, str) and usage is None:
                 return None
-            return StreamChunk(finish_reason=stop if isinstance(stop, str) else None, usage=usage)
+            details = delta.get("stop_details") if isinstance(delta, Mapping) else None
+            refusal = _refusal(stop, details)
+            return StreamChunk(
+                finish_reason=stop if isinstance(stop, str) else None,
+                usage=usage,
+                refusal_delta=refusal or "",
+                refused=refusal is not None,
+            )
         if kind == "message_stop":
             return StreamEnd()
         if kind == "error":
@@ -534,6 +578,10 @@ class AnthropicProvider:
             text = block.get("text")
             if isinstance(text, str) and text:
                 return StreamChunk(delta=text)
+        if kind in _THINKING_TYPES and index is not None:
+            thought = block.get("thinking")
+            piece = ReasoningPartDelta(_WIRE, index, dict(block), ordered_with_tools=True)
+            return StreamChunk(reasoning_delta=thought if isinstance(thought, str) else "", reasoning_parts=(piece,))
         return None
 
     @staticmethod
@@ -547,6 +595,15 @@ class AnthropicProvider:
             if not isinstance(fragment, str) or not fragment or index is None:
                 return None
             return StreamChunk(tool_calls=(ToolCallDelta(index, arguments_fragment=fragment),))
+        kind = delta.get("type")
+        if kind in ("thinking_delta", "signature_delta"):
+            key = "thinking" if kind == "thinking_delta" else "signature"
+            value = delta.get(key)
+            index = _index(data)
+            if not isinstance(value, str) or index is None:
+                return None
+            piece = ReasoningPartDelta(_WIRE, index, {key: value}, ordered_with_tools=True)
+            return StreamChunk(reasoning_delta=value if key == "thinking" else "", reasoning_parts=(piece,))
         text = delta.get("text")
         if isinstance(text, str) and text:
             return StreamChunk(delta=text)

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import attrs
 
-from minillm.core.providers.openai_wire import OpenAIDialect, UsageOptIn
+from minillm.core.providers.openai_wire import OpenAIDialect, ReasoningShape, UsageOptIn
 
 __all__ = ["GenericProvider"]
 
@@ -20,12 +20,16 @@ class GenericProvider(OpenAIDialect):
     """An OpenAI-compatible server (vLLM, llama.cpp, LiteLLM, ...).
 
     ``legacy_token_limit=True`` sends the token limit as ``max_tokens`` instead of ``max_completion_tokens``,
-    for servers that only know the older key.
+    for servers that only know the older key. ``reasoning`` picks how a ``ReasoningConfig`` is sent:
+    ``"openai"`` (``reasoning_effort``, the default) or ``"openrouter"`` (a ``reasoning`` object, for servers
+    that take a token budget); pass such a provider with ``GeneratorInfo.with_provider``. Reasoning text is
+    read from ``reasoning_content`` or ``reasoning`` either way.
     """
 
     usage_opt_in: ClassVar[UsageOptIn] = "none"
 
     legacy_token_limit: bool = False
+    reasoning: ReasoningShape = "openai"
 
     @property
     def name(self) -> str:
@@ -33,3 +37,6 @@ class GenericProvider(OpenAIDialect):
 
     def token_limit_key(self) -> str:
         return "max_tokens" if self.legacy_token_limit else "max_completion_tokens"
+
+    def reasoning_shape(self) -> ReasoningShape:
+        return self.reasoning

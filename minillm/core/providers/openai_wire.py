@@ -26,28 +26,34 @@ from minillm.core.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    InvalidParameterError,
     MalformedResponseError,
     RateLimitError,
     ServerError,
 )
 from minillm.core.http import loads_json_text, preview
 from minillm.core.media import ImageData
+from minillm.core.messages import ReasoningPart
 from minillm.core.providers.base import StreamEnd, WireRequest, join_url
 from minillm.core.response import CompletionResponse
-from minillm.core.stream import StreamChunk, ToolCallDelta
+from minillm.core.stream import ReasoningPartDelta, StreamChunk, ToolCallDelta
 from minillm.core.tools import ToolCall, check_tool_choice
 from minillm.core.usage import Usage
 
 if TYPE_CHECKING:
     from minillm.core.auth import ResolvedCredential
     from minillm.core.messages import Media, Message
-    from minillm.core.params import CompletionParameters
+    from minillm.core.params import CompletionParameters, ReasoningConfig
     from minillm.core.sse import ServerSentEvent
     from minillm.core.tools import ToolChoice, ToolDefinition
 
-__all__ = ["OpenAIDialect", "UsageOptIn", "in_band_error", "parse_openai_usage"]
+__all__ = ["OpenAIDialect", "ReasoningShape", "UsageOptIn", "in_band_error", "parse_openai_usage", "reasoning_payload"]
 
 _log = logging.getLogger("minillm")
+
+ReasoningShape = Literal["openai", "openrouter"]
+"""How a wire asks for reasoning: ``reasoning_effort`` (OpenAI's chat-completions key) or OpenRouter's
+``reasoning`` object (``effort`` or ``max_tokens``, and ``exclude``)."""
 
 UsageOptIn = Literal["none", "stream_options", "usage_include"]
 """How a wire asks for token usage: not at all; ``stream_options.include_usage`` on streams only (OpenAI);
@@ -268,6 +274,48 @@ def _first_choice(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
+def reasoning_payload(reasoning: ReasoningConfig, shape: ReasoningShape) -> tuple[str, Any]:
+    """The body key and value that carry ``reasoning`` in ``shape``.
+
+    OpenAI's ``reasoning_effort`` takes an effort only: a token budget without one raises
+    ``InvalidParameterError`` (OpenAI has no budget key), and ``exclude`` is not sent (OpenAI's chat
+    completions never return reasoning text).
+    """
+    if shape == "openrouter":
+        return "reasoning", reasoning.to_dict()
+    if reasoning.effort is None:
+        raise InvalidParameterError(
+            "OpenAI takes reasoning as an effort (reasoning_effort: none, minimal, low, medium, high or xhigh), "
+            "not a token budget; use ReasoningConfig(effort='medium'), or a wire that takes budgets (Anthropic, "
+            "OpenRouter)"
+        )
+    return "reasoning_effort", reasoning.effort
+
+
+# Readable reasoning arrives under one of these keys: OpenRouter's ``reasoning``, or ``reasoning_content``
+# (DeepSeek, vLLM and others).
+_REASONING_KEYS = ("reasoning", "reasoning_content")
+
+
+def _reasoning_text(message: Mapping[str, Any]) -> str | None:
+    for key in _REASONING_KEYS:
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _detail_text(details: Sequence[Mapping[str, Any]]) -> str:
+    return "".join(ReasoningPart("", d).text for d in details)
+
+
+def _details(value: object) -> list[dict[str, Any]]:
+    """The ``reasoning_details`` entries that are objects with a string ``type``."""
+    if not isinstance(value, list):
+        return []
+    return [dict(d) for d in value if isinstance(d, Mapping) and isinstance(d.get("type"), str)]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The dialect
 
@@ -285,9 +333,12 @@ class OpenAIDialect:
     - ``max_cache_breakpoints``: how many cache marks survive (the last ones); None for no limit.
     - ``sends_attribution``: send ``HTTP-Referer`` / ``X-Title`` from the generator's app attribution.
     - ``sends_routing``: send OpenRouter routing under ``provider``.
+    - ``reasoning_wire``: the name this wire gives its reasoning items (``reasoning_details``) so they go back
+      with their turn; None for a wire that takes none back (reasoning from any other wire is never sent).
     """
 
     usage_opt_in: ClassVar[UsageOptIn] = "stream_options"
+    reasoning_wire: ClassVar[str | None] = None
     keeps_estimation_metadata: ClassVar[bool] = False
     max_cache_breakpoints: ClassVar[int | None] = None
     sends_attribution: ClassVar[bool] = False
@@ -306,6 +357,10 @@ class OpenAIDialect:
     def emits_cache_markers(self, model: str) -> bool:
         """Whether cache marks become ``cache_control`` markers for ``model`` (never, by default)."""
         return False
+
+    def reasoning_shape(self) -> ReasoningShape:
+        """How this wire asks for reasoning (``reasoning_effort`` by default)."""
+        return "openai"
 
     # Provider protocol ----------------------------------------------------------------------------------
 
@@ -361,6 +416,8 @@ class OpenAIDialect:
             )
         content = message.get("content")
         finish = choice.get("finish_reason")
+        details = _details(message.get("reasoning_details"))
+        refusal = message.get("refusal")
         return CompletionResponse(
             id=_str_or_empty(data.get("id")),
             model=_str_or_empty(data.get("model")),
@@ -369,6 +426,9 @@ class OpenAIDialect:
             usage=self.parse_usage(data.get("usage")),
             tool_calls=_parse_tool_calls(message.get("tool_calls")),
             media=self.parse_media(message),
+            reasoning=_reasoning_text(message) or _detail_text(details) or None,
+            refusal=refusal if isinstance(refusal, str) and refusal else None,
+            reasoning_parts=self._reasoning_parts(details),
         )
 
     def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
@@ -404,11 +464,35 @@ class OpenAIDialect:
             usage=None if usage is None else self.parse_usage(usage),
             tool_calls=None if tool_calls is None else _parse_tool_deltas(tool_calls),
         )
+        if "reasoning" in delta or "reasoning_content" in delta or "reasoning_details" in delta or "refusal" in delta:
+            return self._with_reasoning(chunk, delta)
         return chunk if text or not chunk.is_empty() else None  # the usual chunk has text: no more to check
 
     def expects_stream_usage(self, include_usage: bool) -> bool:
         """A stream waits for a usage event after its finish reason only when the wire asked for one."""
         return include_usage and self.usage_opt_in != "none"
+
+    def _reasoning_parts(self, details: list[dict[str, Any]]) -> tuple[ReasoningPart, ...]:
+        wire = self.reasoning_wire
+        return () if wire is None else tuple(ReasoningPart(wire, d) for d in details)
+
+    def _with_reasoning(self, chunk: StreamChunk, delta: Mapping[str, Any]) -> StreamChunk | None:
+        """``chunk`` with the delta's reasoning text, reasoning details and refusal text added."""
+        details = _details(delta.get("reasoning_details"))
+        refusal = delta.get("refusal")
+        thought = _reasoning_text(delta) or _detail_text(details)
+        pieces: tuple[ReasoningPartDelta, ...] = ()
+        if self.reasoning_wire is not None:
+            wire = self.reasoning_wire
+            pieces = tuple(ReasoningPartDelta(wire, _detail_index(d), d) for d in details)
+        # An empty refusal is no refusal: OpenAI opens a refusal stream with "refusal": "", and some servers
+        # send it on every reply.
+        said = refusal if isinstance(refusal, str) else ""
+        if thought or pieces or said:
+            chunk = attrs.evolve(
+                chunk, reasoning_delta=thought, reasoning_parts=pieces or None, refusal_delta=said, refused=bool(said)
+            )
+        return None if chunk.is_empty() else chunk
 
     # Pieces a subclass may override ---------------------------------------------------------------------
 
@@ -474,6 +558,10 @@ class OpenAIDialect:
             out["tool_call_id"] = message.tool_call_id
         if message.tool_calls:
             out["tool_calls"] = [_tool_call_payload(c) for c in message.tool_calls]
+        if message.reasoning_parts and self.reasoning_wire is not None:
+            details = [p.block for p in message.reasoning_parts if p.wire == self.reasoning_wire]
+            if details:
+                out["reasoning_details"] = details
         return out
 
     def _add_params(self, body: dict[str, Any], params: CompletionParameters) -> None:
@@ -492,11 +580,18 @@ class OpenAIDialect:
             ("tools", self.tools_payload(params.tools) if params.tools else None),
             ("tool_choice", None if params.tool_choice is None else self.tool_choice_payload(params.tool_choice)),
             ("parallel_tool_calls", params.parallel_tool_calls),
-            ("reasoning", None if params.reasoning is None else params.reasoning.to_dict()),
         )
         for key, value in pairs:
             if value is not None:
                 body[key] = value
+        if params.reasoning is not None:
+            key, value = reasoning_payload(params.reasoning, self.reasoning_shape())
+            body[key] = value
+
+
+def _detail_index(detail: Mapping[str, Any]) -> int | None:
+    index = detail.get("index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else None
 
 
 def _str_or_empty(value: object) -> str:

@@ -1,15 +1,15 @@
 """The OpenRouter wire (``GeneratorInfo.openrouter``): the ``/chat/completions`` dialect plus routing,
 attribution headers, prompt-cache markers for Claude models and native cost.
 
-Differences from the shared dialect: usage is asked for, streamed or not, whenever costs are
-tracked (``"usage": {"include": true}``); the generator's app attribution goes out as ``HTTP-Referer`` / ``X-Title``;
-media size hints stay in the parts; routing preferences go under ``provider``; cache marks become
-``cache_control`` markers (the last four) when the model is a Claude model; the usage parse adds OpenRouter's
-``cost`` and ``cost_details.upstream_inference_cost``.
+Differences from the shared dialect: reasoning goes as OpenRouter's ``reasoning`` object, and the
+``reasoning_details`` of an assistant turn go back with it (encrypted items included); usage is asked for,
+streamed or not, whenever costs are tracked (``"usage": {"include": true}``); the generator's app attribution
+goes out as ``HTTP-Referer`` / ``X-Title``; media size hints stay in the parts; routing preferences go under
+``provider``; cache marks become ``cache_control`` markers (the last four) when the model is a Claude model; the
+usage parse adds OpenRouter's ``cost`` and ``cost_details.upstream_inference_cost``.
 
-For streams that ended without usage, the cost can be looked up afterwards: OpenRouter keeps a record of each
-generation at ``/generation?id=...`` a moment after it ends. ``generation_request`` builds that request and
-``parse_generation_record`` reads the answer.
+For streams that ended without usage, the cost can be looked up afterwards at ``/generation``
+(reference §12.5): ``generation_request`` builds that request and ``parse_generation_record`` reads the answer.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from urllib.parse import urlencode
 
 import attrs
 
-from minillm.core import _validators as _v
 from minillm.core.http import HTTPRequest
 from minillm.core.providers.base import join_url
-from minillm.core.providers.openai_wire import OpenAIDialect, UsageOptIn, parse_openai_usage
+from minillm.core.providers.openai_wire import OpenAIDialect, ReasoningShape, UsageOptIn, parse_openai_usage
 
 if TYPE_CHECKING:
     from minillm.core.auth import ResolvedCredential
@@ -40,19 +39,28 @@ def _number(value: object) -> float | None:
     return None
 
 
+def _count(value: object) -> int:
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 and number.is_integer() else 0
+
+
 @attrs.frozen
 class OpenRouterProvider(OpenAIDialect):
-    """OpenRouter's OpenAI-compatible API. It is a ``SupportsCostLookup``: a reply that came without usage
-    is costed from its ``/generation`` record."""
+    """OpenRouter's OpenAI-compatible API."""
 
     usage_opt_in: ClassVar[UsageOptIn] = "usage_include"
     keeps_estimation_metadata: ClassVar[bool] = True
     max_cache_breakpoints: ClassVar[int | None] = 4
     sends_attribution: ClassVar[bool] = True
     sends_routing: ClassVar[bool] = True
+    reasoning_wire: ClassVar[str | None] = "openrouter"
 
     @property
     def name(self) -> str:
+        return "openrouter"
+
+    def reasoning_shape(self) -> ReasoningShape:
+        """OpenRouter's ``reasoning`` object: ``effort`` or ``max_tokens``, and ``exclude``."""
         return "openrouter"
 
     def emits_cache_markers(self, model: str) -> bool:
@@ -120,16 +128,16 @@ def parse_generation_record(data: Any) -> Usage | None:
     total_cost = _number(record.get("total_cost"))
     if total_cost is None:
         return None
-    prompt = _v.token_count(record.get("tokens_prompt"))
-    cached = _v.token_count(record.get("native_tokens_cached"))
+    prompt = _count(record.get("tokens_prompt"))
+    cached = _count(record.get("native_tokens_cached"))
     reasoning = record.get("native_tokens_reasoning")
     upstream = None if record.get("is_byok") is False else _number(record.get("upstream_inference_cost"))
     return Usage(
         uncached_input_tokens=max(prompt - cached, 0),
         cache_read_tokens=cached,
         cache_write_tokens=0,
-        completion_tokens=_v.token_count(record.get("tokens_completion")),
+        completion_tokens=_count(record.get("tokens_completion")),
         cost=total_cost + (upstream or 0.0),
         upstream_inference_cost=None,
-        reasoning_tokens=None if _number(reasoning) is None else _v.token_count(reasoning),
+        reasoning_tokens=None if _number(reasoning) is None else _count(reasoning),
     )
