@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from minillm.core.catalog import known_price
 from minillm.core.errors import EmptyResponseError, InvalidParameterError, MalformedResponseError, NoJSONFoundError
 from minillm.core.http import HTTPRequest, api_error, decode_json_body, preview
 from minillm.core.jsonfix import is_refusal_value, loads, repair_json
@@ -256,11 +257,19 @@ class CompletionCall:
         )
 
     def cost_from_usage(self, response: CompletionResponse) -> CostInfo:
-        """The reply's cost from its usage (the request's price, else the generator's), or ``UNKNOWN``."""
+        """The reply's cost from its usage (the provider's own figure, else the request's price, the generator's,
+        the catalog's), or ``UNKNOWN``."""
         if response.usage is None:
             return unknown_cost(response.model, response.id)
-        price = self.params.token_price or self.generator.token_price
-        return cost_info_from_usage(response.usage, price, model=response.model, response_id=response.id)
+        quote = None if response.usage.cost is not None else known_price(self.generator, self.params.token_price)
+        return cost_info_from_usage(
+            response.usage,
+            None if quote is None else quote.price,
+            model=response.model,
+            response_id=response.id,
+            price_source=None if quote is None else quote.source,
+            price_date=None if quote is None else quote.date,
+        )
 
 
 def _document_type(headers: Mapping[str, str]) -> str | None:

@@ -12,14 +12,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from minillm.core.errors import ConfigurationError
+from minillm.core.errors import ConfigurationError, MiniLLMError
 
 if TYPE_CHECKING:
     from minillm.core.generator import GeneratorInfo
+    from minillm.core.http import HTTPRequest
     from minillm.core.params import NodeCompletionParameters
     from minillm.core.response import CompletionResponse
     from minillm.core.stream import StreamChunk
     from minillm.core.tree import ChatNode
+    from minillm.core.tokens import Answer, Flow
     from minillm.core.usage import CostInfo
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "async_client",
     "register_default_clients",
     "register_transport_loader",
+    "run_flow",
+    "arun_flow",
     "sync_client",
 ]
 
@@ -97,6 +101,8 @@ class SyncTransport(Protocol):
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> tuple[ChatNode, CostInfo]: ...
 
+    def send_request(self, request: HTTPRequest, timeout: float | None = None) -> Answer: ...
+
 
 class AsyncTransport(Protocol):
     """What ``ChatNode``'s async network methods need from a client (``minillm.AsyncClient``)."""
@@ -116,6 +122,8 @@ class AsyncTransport(Protocol):
     def acomplete_costed(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None = None
     ) -> Awaitable[tuple[ChatNode, CostInfo]]: ...
+
+    def asend_request(self, request: HTTPRequest, timeout: float | None = None) -> Awaitable[Answer]: ...
 
 
 _factories: dict[str, Callable[[], Any]] = {}
@@ -160,3 +168,34 @@ def async_client(client: AsyncTransport | None) -> AsyncTransport:
         return client
     result: AsyncTransport = _factory("async")()
     return result
+
+
+def run_flow(flow: Flow, client: SyncTransport | None) -> Any:
+    """Drive ``flow`` to its result, sending each request it yields with ``client`` (or the default client,
+    made only when a request is sent); a failed send is thrown into the flow, which may recover."""
+    try:
+        request = next(flow)
+        while True:
+            try:
+                answer = sync_client(client).send_request(request)
+            except MiniLLMError as error:
+                request = flow.throw(error)
+            else:
+                request = flow.send(answer)
+    except StopIteration as done:
+        return done.value
+
+
+async def arun_flow(flow: Flow, client: AsyncTransport | None) -> Any:
+    """``run_flow``, awaited."""
+    try:
+        request = next(flow)
+        while True:
+            try:
+                answer = await async_client(client).asend_request(request)
+            except MiniLLMError as error:
+                request = flow.throw(error)
+            else:
+                request = flow.send(answer)
+    except StopIteration as done:
+        return done.value

@@ -20,6 +20,7 @@ import attrs
 from minillm.core import seam
 from minillm.core.errors import InvalidParameterError
 from minillm.core.messages import Message, MessageContent, Role, merge_contiguous
+from minillm.core.spending import CostMethods, aguarded, guarded
 from minillm.core.templates import apply_kwargs
 from minillm.core.tools import ToolCall
 
@@ -40,7 +41,7 @@ class _Tree:
     __slots__ = ("__weakref__",)
 
 
-class ChatNode:
+class ChatNode(CostMethods):
     """One message in a conversation tree, with links to its parent and children.
 
     Build a tree with ``ChatNode.root(...)`` then ``add_user`` / ``add_assistant``; each returns the new
@@ -347,7 +348,7 @@ class ChatNode:
         Retries, post-processing and the cost callback follow ``params``. Blocking; safe inside a running
         event loop (a notebook). ``client`` defaults to the process's shared ``SyncClient``.
         """
-        return seam.sync_client(client).complete(self, generator, params)
+        return guarded(self, generator, params, client, lambda g, p: seam.sync_client(client).complete(self, g, p))
 
     async def acomplete(
         self,
@@ -357,7 +358,7 @@ class ChatNode:
         client: AsyncTransport | None = None,
     ) -> ChatNode:
         """``complete``, awaited. ``client`` defaults to the running loop's shared ``AsyncClient``."""
-        return await seam.async_client(client).acomplete(self, generator, params)
+        return await aguarded(self, generator, params, client, lambda g, p: seam.async_client(client).acomplete(self, g, p))
 
     def chat(
         self,
@@ -392,7 +393,9 @@ class ChatNode:
 
         HTTP errors raise here; no node is added (use ``append_response(stream.response)`` at the end).
         """
-        stream: SyncChunkStream = seam.sync_client(client).complete_streaming(self, generator, params)
+        stream: SyncChunkStream = guarded(
+            self, generator, params, client, lambda g, p: seam.sync_client(client).complete_streaming(self, g, p)
+        )
         return stream
 
     async def acomplete_streaming(
@@ -403,7 +406,9 @@ class ChatNode:
         client: AsyncTransport | None = None,
     ) -> AsyncChunkStream:
         """``complete_streaming``, awaited; the stream is an async iterator and async context manager."""
-        stream: AsyncChunkStream = await seam.async_client(client).acomplete_streaming(self, generator, params)
+        stream: AsyncChunkStream = await aguarded(
+            self, generator, params, client, lambda g, p: seam.async_client(client).acomplete_streaming(self, g, p)
+        )
         return stream
 
     def ensure_cached(
@@ -414,7 +419,7 @@ class ChatNode:
         client: SyncTransport | None = None,
     ) -> CostInfo:
         """Warm the provider's prompt cache with the thread ending here (one request, no reply kept)."""
-        return seam.sync_client(client).ensure_cached(self, generator, params)
+        return guarded(self, generator, params, client, lambda g, p: seam.sync_client(client).ensure_cached(self, g, p))
 
     async def aensure_cached(
         self,
@@ -424,7 +429,9 @@ class ChatNode:
         client: AsyncTransport | None = None,
     ) -> CostInfo:
         """``ensure_cached``, awaited."""
-        return await seam.async_client(client).aensure_cached(self, generator, params)
+        return await aguarded(
+            self, generator, params, client, lambda g, p: seam.async_client(client).aensure_cached(self, g, p)
+        )
 
     def complete_costed(
         self,
@@ -434,7 +441,8 @@ class ChatNode:
         client: SyncTransport | None = None,
     ) -> tuple[ChatNode, CostInfo]:
         """``complete``, also returning what it cost (``resolution`` tells a real price from an unknown one)."""
-        return seam.sync_client(client).complete_costed(self, generator, params)
+        send = lambda g, p: seam.sync_client(client).complete_costed(self, g, p)  # noqa: E731
+        return guarded(self, generator, params, client, send, wants_cost=True, cost_of=lambda r: r[1])
 
     async def acomplete_costed(
         self,
@@ -444,7 +452,8 @@ class ChatNode:
         client: AsyncTransport | None = None,
     ) -> tuple[ChatNode, CostInfo]:
         """``complete_costed``, awaited."""
-        return await seam.async_client(client).acomplete_costed(self, generator, params)
+        send = lambda g, p: seam.async_client(client).acomplete_costed(self, g, p)  # noqa: E731
+        return await aguarded(self, generator, params, client, send, wants_cost=True, cost_of=lambda r: r[1])
 
     # ----- cache marks -------------------------------------------------------------------------------
 

@@ -140,6 +140,10 @@ class SyncClient:
                 call.check_stream_start(response.status_code, response.headers, body)
         return response
 
+    def send_request(self, request: HTTPRequest, timeout: float | None = None) -> tuple[int, Mapping[str, str], bytes]:
+        """Send one request the core built (a token count, the price catalog); return status, headers and body."""
+        return self._send(request, request_timeout(self._timeout, timeout))
+
     # ----- completions ------------------------------------------------------------------------------
 
     def complete(
