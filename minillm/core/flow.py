@@ -179,6 +179,11 @@ class CompletionCall:
         return RetryPolicy.from_params(self.params)
 
     def wire_request(self) -> WireRequest:
+        if self.params.budget is not None:
+            raise InvalidParameterError(
+                "a budget is enforced by ChatNode's methods: call node.complete(generator, params, client=client) "
+                "rather than the client's own method, so the request is checked before it is sent"
+            )
         return WireRequest(
             model=self.generator.model,
             messages=build_prompt(self.node, self.params),

@@ -57,6 +57,12 @@ _PER_NAME = 1
 _REPLY_PRIMER = 3  # <|start|>assistant<|message|>
 _ESTIMATE_PER_MESSAGE = 4
 
+# Which vocabulary each OpenAI model family uses, most specific prefix first (as OpenAI's tiktoken maps them).
+_ENCODINGS = (
+    *((prefix, "o200k_base") for prefix in ("gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4")),
+    *((prefix, "cl100k_base") for prefix in ("gpt-4", "gpt-3.5", "gpt-35")),
+)
+
 _LOW_DETAIL = 85
 _PER_TILE = 170
 _LARGEST_IMAGE = _LOW_DETAIL + _PER_TILE * 8  # 768 x 2048 after scaling: 2 x 4 tiles
@@ -165,9 +171,12 @@ def local_encoding(model: str) -> Any | None:
     except ImportError:
         return None
     name = model.split("/", 1)[1] if model.startswith("openai/") else model
+    encoding = next((enc for prefix, enc in _ENCODINGS if name.startswith(prefix)), None)
+    if encoding is None:
+        return None
     try:
-        return bpe_openai.encoding_for_model(name)
-    except Exception:  # the package raises its own error for a model it does not know
+        return bpe_openai.get_encoding(encoding)
+    except Exception:  # an older package without this vocabulary
         return None
 
 

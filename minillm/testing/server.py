@@ -82,7 +82,7 @@ class MockLLMServer:
         self._responder: Responder | None = None
         self._generations: dict[str, _Generation] = {}
         self._models: list[dict[str, Any]] = list(DEFAULT_MODELS)
-        self._token_count: int | None = None
+        self._token_count: int | Reply | None = None
         self._errors: list[str] = []
         self._sequence = 0
         self._connection_count = 0
@@ -210,9 +210,9 @@ class MockLLMServer:
         with self._lock:
             self._models = models if isinstance(models, Reply) else list(models)  # type: ignore[assignment]
 
-    def set_token_count(self, tokens: int | None) -> None:
-        """What ``POST .../messages/count_tokens`` answers as ``input_tokens`` (None: about one token per four
-        characters of the prompt's text)."""
+    def set_token_count(self, tokens: int | Reply | None) -> None:
+        """What ``POST .../messages/count_tokens`` answers: ``{"input_tokens": tokens}``, a scripted ``Reply``, or
+        (None) about one token per four characters of the prompt's text. Keys the endpoint refuses get a 400."""
         with self._lock:
             self._token_count = tokens
 
@@ -457,6 +457,8 @@ class MockLLMServer:
             error = {"type": "error", "error": {"type": "invalid_request_error", "message": what}}
             return Reply.error(400, body=error)
         tokens = self._token_count
+        if isinstance(tokens, Reply):
+            return tokens
         if tokens is None:
             tokens = _estimate_tokens(_prompt_length(body) + len(json.dumps(body.get("tools", []))))
         return Reply.raw(200, json.dumps({"input_tokens": tokens}), content_type="application/json")
