@@ -21,6 +21,7 @@ import enum
 import json
 import math
 import struct
+import warnings
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -175,7 +176,9 @@ def local_encoding(model: str) -> Any | None:
     if encoding is None:
         return None
     try:
-        return bpe_openai.get_encoding(encoding)
+        with warnings.catch_warnings():  # the package loads its data with a deprecated importlib call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return bpe_openai.get_encoding(encoding)
     except Exception:  # an older package without this vocabulary
         return None
 
