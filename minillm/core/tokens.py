@@ -167,20 +167,18 @@ def estimate_text_tokens(text: str) -> int:
 def local_encoding(model: str) -> Any | None:
     """The offline BPE encoding of an OpenAI model (``gpt-4o``, ``openai/gpt-4.1``...), or None when the
     optional ``bpe-openai`` package is missing or does not know the model."""
-    try:
-        import bpe_openai
-    except ImportError:
-        return None
     name = model.split("/", 1)[1] if model.startswith("openai/") else model
     encoding = next((enc for prefix, enc in _ENCODINGS if name.startswith(prefix)), None)
     if encoding is None:
         return None
-    try:
-        with warnings.catch_warnings():  # the package loads its data with a deprecated importlib call
-            warnings.simplefilter("ignore", DeprecationWarning)
+    with warnings.catch_warnings():  # the package loads its data with a deprecated importlib call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import bpe_openai
+
             return bpe_openai.get_encoding(encoding)
-    except Exception:  # an older package without this vocabulary
-        return None
+        except Exception:  # not installed (ImportError), or an older version without this vocabulary
+            return None
 
 
 def _tools_text(wire_tools: Iterable[Any]) -> str:
@@ -257,7 +255,7 @@ def count_flow(node: ChatNode, generator: GeneratorInfo, params: NodeCompletionP
     from minillm.core.flow import CompletionCall, assemble_request
     from minillm.core.params import NodeCompletionParameters
 
-    call = CompletionCall(node, generator, params or NodeCompletionParameters())
+    call = CompletionCall(node, generator, attrs.evolve(params or NodeCompletionParameters(), budget=None))
     wire = call.wire_request()
     make = getattr(generator.provider, "count_tokens_request", None)
     if make is not None:
