@@ -2,7 +2,8 @@
 
 It starts ``minillm.testing``'s ``MockLLMServer`` on a free loopback port, points an OpenRouter generator at
 it, and runs each capability once over real HTTP, printing what it does: a branching conversation tree,
-streaming, template kwargs, JSON repair, cost tracking (an estimate before a call, the actual after), a retry after a 429, and saving and loading a thread.
+streaming, template kwargs, JSON repair, cost tracking (an estimate before a call, the actual after it, a
+budget), a retry after a 429, and saving and loading a thread.
 The server answers with scripted replies where a step needs a particular shape (a 429, broken JSON, usage
 with a cost) and otherwise with a small responder that writes plausible travel-guide answers.
 """

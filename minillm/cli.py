@@ -543,5 +543,5 @@ def _run_models(args: argparse.Namespace) -> int:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        _say(sys.stdout, "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        _say(sys.stdout, "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return 0

@@ -78,7 +78,9 @@ def quote(price: TokenPrice = PRICE) -> PriceQuote:
 def test_exact_counts_have_no_input_range_and_cache_rates_widen_the_bounds() -> None:
     gen = GeneratorInfo.anthropic("claude-haiku-4-5")
     cached = TokenPrice(1000.0, 2000.0).with_cache_rates(100.0, 1250.0)
-    est = make_estimate(TokenCount(100, TokenCountMethod.EXACT), quote(cached), gen, CompletionParameters(max_tokens=50))
+    est = make_estimate(
+        TokenCount(100, TokenCountMethod.EXACT), quote(cached), gen, CompletionParameters(max_tokens=50)
+    )
     assert est.low == pytest.approx(100 * 0.0001)
     assert est.high == pytest.approx(100 * 0.00125 + 50 * 0.002)
 
@@ -152,7 +154,9 @@ def test_the_users_cost_callback_still_runs(api: Any, llm_server: MockLLMServer)
     seen: list[float] = []
     budget = Budget(max_usd=1.0)
     llm_server.enqueue(Reply.text("ok", usage=(10, 1)))
-    api.complete(ChatNode.user("Hi"), gen_for(llm_server), params(budget).with_cost_callback(lambda i: seen.append(i.cost)))
+    api.complete(
+        ChatNode.user("Hi"), gen_for(llm_server), params(budget).with_cost_callback(lambda i: seen.append(i.cost))
+    )
     assert seen == [pytest.approx(budget.spent_usd)]
 
 
@@ -201,8 +205,13 @@ def test_budget_limits_are_checked() -> None:
 
 def _estimate(high: float, tokens: int = 0) -> CostEstimate:
     return CostEstimate(
-        low=0.0, high=high, input_tokens=tokens, method=TokenCountMethod.EXACT, price_source="request",
-        input_tokens_high=tokens, max_output_tokens=0,
+        low=0.0,
+        high=high,
+        input_tokens=tokens,
+        method=TokenCountMethod.EXACT,
+        price_source="request",
+        input_tokens_high=tokens,
+        max_output_tokens=0,
     )
 
 
@@ -273,6 +282,7 @@ def test_concurrent_async_calls_against_one_budget_never_overspend(
 
     async def main() -> list[BaseException | None]:
         async with AsyncClient() as client:
+
             async def one(i: int) -> None:
                 await ChatNode.user(f"call {i}").acomplete(gen, params(budget), client=client)
 

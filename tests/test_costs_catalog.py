@@ -37,7 +37,9 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def estimate(api: Any, node: ChatNode, gen: GeneratorInfo, params: NodeCompletionParameters | None = PARAMS) -> CostEstimate:
+def estimate(
+    api: Any, node: ChatNode, gen: GeneratorInfo, params: NodeCompletionParameters | None = PARAMS
+) -> CostEstimate:
     if api.mode == "sync":
         return node.estimate_cost(gen, params, client=api.sync_client)
     return api.run(node.aestimate_cost(gen, params, client=api.async_client))
@@ -69,8 +71,13 @@ def test_models_list_prices_are_per_token_strings() -> None:
     models = parse_models(
         {
             "data": [
-                model_entry("a/priced", prompt_per_mtok=3.0, completion_per_mtok=15.0, cache_read_per_mtok=0.3,
-                            cache_write_per_mtok=3.75),
+                model_entry(
+                    "a/priced",
+                    prompt_per_mtok=3.0,
+                    completion_per_mtok=15.0,
+                    cache_read_per_mtok=0.3,
+                    cache_write_per_mtok=3.75,
+                ),
                 model_entry("a/varies", prompt_per_mtok=None, completion_per_mtok=None),
                 {"id": "a/bare"},
                 "not a model",

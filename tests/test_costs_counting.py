@@ -12,7 +12,6 @@ detail is 765 tokens, 2048 x 4096 is 1105, and any image at low detail is 85.
 
 from __future__ import annotations
 
-import base64
 import struct
 import sys
 import zlib
@@ -40,10 +39,18 @@ from minillm.testing import MockLLMServer, Reply
 pytest.importorskip("bpe_openai")
 
 COOKBOOK_MESSAGES = [
-    ("system", None, "You are a helpful, pattern-following assistant that translates corporate jargon into plain English."),
+    (
+        "system",
+        None,
+        "You are a helpful, pattern-following assistant that translates corporate jargon into plain English.",
+    ),
     ("system", "example_user", "New synergies will help drive top-line growth."),
     ("system", "example_assistant", "Things working well together will increase revenue."),
-    ("system", "example_user", "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage."),
+    (
+        "system",
+        "example_user",
+        "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
+    ),
     ("system", "example_assistant", "Let's talk later when we're less busy about how to do better."),
     ("user", None, "This late pivot means we don't have time to boil the ocean for the client deliverable."),
 ]
@@ -79,7 +86,9 @@ def test_cl100k_tokens_match_the_cookbook() -> None:
     assert counts == [6, 7, 9]
 
 
-@pytest.mark.parametrize(("model", "expected"), [("gpt-3.5-turbo", 129), ("gpt-4", 129), ("gpt-4o", 124), ("gpt-4o-mini", 124)])
+@pytest.mark.parametrize(
+    ("model", "expected"), [("gpt-3.5-turbo", 129), ("gpt-4", 129), ("gpt-4o", 124), ("gpt-4o-mini", 124)]
+)
 def test_chat_framing_matches_the_cookbook(model: str, expected: int) -> None:
     result = local_count(_cookbook_messages(), (), local_encoding(model))
     assert result == TokenCount(expected, TokenCountMethod.LOCAL)
@@ -120,7 +129,9 @@ def test_image_size_is_read_from_the_data_and_unknown_sizes_count_as_the_largest
 def test_tools_and_tool_calls_are_counted() -> None:
     encoding = local_encoding("gpt-4o")
     plain = local_count([Message.user("What is the weather?")], (), encoding).input_tokens
-    tool = ToolDefinition("get_weather", "Weather for a city", {"type": "object", "properties": {"city": {"type": "string"}}})
+    tool = ToolDefinition(
+        "get_weather", "Weather for a city", {"type": "object", "properties": {"city": {"type": "string"}}}
+    )
     with_tool = local_count([Message.user("What is the weather?")], [tool], encoding).input_tokens
     assert with_tool > plain + 10
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import attrs
 
-from minillm.core.catalog import PriceQuote
 from minillm.core.auth import (
     ApiKey,
     Auth,
@@ -23,6 +22,7 @@ from minillm.core.auth import (
     NoAuth,
     env_value,
 )
+from minillm.core.catalog import PriceQuote
 from minillm.core.errors import InvalidParameterError
 from minillm.core.params import CompletionParameters
 from minillm.core.providers.anthropic import AnthropicProvider

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from minillm.core.params import NodeCompletionParameters
     from minillm.core.response import CompletionResponse
     from minillm.core.stream import StreamChunk
-    from minillm.core.tree import ChatNode
     from minillm.core.tokens import Answer, Flow
+    from minillm.core.tree import ChatNode
     from minillm.core.usage import CostInfo
 
 __all__ = [

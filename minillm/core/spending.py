@@ -11,7 +11,7 @@ rejected reply was still paid for.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
@@ -52,34 +52,52 @@ class CostMethods:
     __slots__ = ()
 
     def count_tokens(
-        self, generator: GeneratorInfo, params: NodeCompletionParameters | None = None, *, client: SyncTransport | None = None
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: SyncTransport | None = None,
     ) -> TokenCount:
         """The input tokens ``complete(generator, params)`` would send, and how they were counted: ``EXACT`` from
         Anthropic's count endpoint (one request), ``LOCAL`` with OpenAI's tokenizer (``minillm-sdk[tokens]``),
         else ``ESTIMATE`` by characters."""
-        result: TokenCount = seam.run_flow(count_flow(self, generator, params), client)  # type: ignore[arg-type]
+        result: TokenCount = seam.run_flow(count_flow(cast("ChatNode", self), generator, params), client)
         return result
 
     async def acount_tokens(
-        self, generator: GeneratorInfo, params: NodeCompletionParameters | None = None, *, client: AsyncTransport | None = None
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: AsyncTransport | None = None,
     ) -> TokenCount:
         """``count_tokens``, awaited."""
-        result: TokenCount = await seam.arun_flow(count_flow(self, generator, params), client)  # type: ignore[arg-type]
+        result: TokenCount = await seam.arun_flow(count_flow(cast("ChatNode", self), generator, params), client)
         return result
 
     def estimate_cost(
-        self, generator: GeneratorInfo, params: NodeCompletionParameters | None = None, *, client: SyncTransport | None = None
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: SyncTransport | None = None,
     ) -> CostEstimate:
         """What ``complete(generator, params)`` may cost: ``low`` (input only) to ``high`` (plus ``max_tokens`` of
         output), with the count's ``method`` and the price's source; unpriced (None bounds) when no price is known."""
-        estimate: CostEstimate = seam.run_flow(estimate_flow(self, generator, params), client)[0]  # type: ignore[arg-type]
+        estimate: CostEstimate = seam.run_flow(estimate_flow(cast("ChatNode", self), generator, params), client)[0]
         return estimate
 
     async def aestimate_cost(
-        self, generator: GeneratorInfo, params: NodeCompletionParameters | None = None, *, client: AsyncTransport | None = None
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters | None = None,
+        *,
+        client: AsyncTransport | None = None,
     ) -> CostEstimate:
         """``estimate_cost``, awaited."""
-        estimate: CostEstimate = (await seam.arun_flow(estimate_flow(self, generator, params), client))[0]  # type: ignore[arg-type]
+        estimate: CostEstimate = (
+            await seam.arun_flow(estimate_flow(cast("ChatNode", self), generator, params), client)
+        )[0]
         return estimate
 
 
@@ -93,7 +111,9 @@ def _needs_guard(generator: GeneratorInfo, params: NodeCompletionParameters | No
     return generator.catalog_price is True and generator.token_price is None and tracked
 
 
-def _committing(budget: Budget, hold: Reservation, callback: Callable[[CostInfo], Any] | None) -> Callable[[CostInfo], Any]:
+def _committing(
+    budget: Budget, hold: Reservation, callback: Callable[[CostInfo], Any] | None
+) -> Callable[[CostInfo], Any]:
     def report(info: CostInfo) -> Any:
         budget.commit(hold, info)
         return None if callback is None else callback(info)
@@ -142,7 +162,7 @@ def guarded(
     if not _needs_guard(generator, params, wants_cost):
         return send(generator, params)
     budget = None if params is None else params.budget
-    generator, params, hold = seam.run_flow(_prepare_flow(node, generator, params), client)  # type: ignore[arg-type]
+    generator, params, hold = seam.run_flow(_prepare_flow(node, generator, params), client)
     if budget is None or hold is None:
         return send(generator, params)
     try:
@@ -169,7 +189,7 @@ async def aguarded(
     if not _needs_guard(generator, params, wants_cost):
         return await send(generator, params)
     budget = None if params is None else params.budget
-    generator, params, hold = await seam.arun_flow(_prepare_flow(node, generator, params), client)  # type: ignore[arg-type]
+    generator, params, hold = await seam.arun_flow(_prepare_flow(node, generator, params), client)
     if budget is None or hold is None:
         return await send(generator, params)
     try:

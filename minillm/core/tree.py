@@ -358,7 +358,9 @@ class ChatNode(CostMethods):
         client: AsyncTransport | None = None,
     ) -> ChatNode:
         """``complete``, awaited. ``client`` defaults to the running loop's shared ``AsyncClient``."""
-        return await aguarded(self, generator, params, client, lambda g, p: seam.async_client(client).acomplete(self, g, p))
+        return await aguarded(
+            self, generator, params, client, lambda g, p: seam.async_client(client).acomplete(self, g, p)
+        )
 
     def chat(
         self,

@@ -155,7 +155,9 @@ class AsyncClient:
             call.check_stream_start(response.status_code, response.headers, body)
         return response
 
-    async def asend_request(self, request: HTTPRequest, timeout: float | None = None) -> tuple[int, Mapping[str, str], bytes]:
+    async def asend_request(
+        self, request: HTTPRequest, timeout: float | None = None
+    ) -> tuple[int, Mapping[str, str], bytes]:
         """Send one request the core built (a token count, the price catalog); return status, headers and body."""
         return await self._send(request, request_timeout(self._timeout, timeout))
 
