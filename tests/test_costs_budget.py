@@ -295,3 +295,36 @@ def test_concurrent_async_calls_against_one_budget_never_overspend(
     assert completions(llm_server) == len(usages) - refused  # a refused call sent nothing
     assert budget.spent_usd <= 0.1 + 1e-9
     assert budget.reserved_usd == 0.0
+
+
+# ----- recorded replies ----------------------------------------------------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RECORDED = [
+    *(("openai", p) for p in sorted((FIXTURES / "openai").glob("*chat_completion*.json")) if "schema" not in p.name),
+    *(("anthropic", p) for p in sorted((FIXTURES / "anthropic").glob("response_*.json"))),
+]
+
+
+@pytest.mark.parametrize(("wire", "path"), RECORDED, ids=lambda v: v.name if isinstance(v, Path) else v)
+def test_estimate_bounds_hold_for_every_recorded_reply(wire: str, path: Path) -> None:
+    """For each recorded reply with usage: estimated from an exact count of its prompt and a ``max_tokens`` that
+    allowed its output, the reply's cost (cache buckets priced apart) lies between ``low`` and ``high``."""
+    import json
+
+    from minillm.core.providers.anthropic import AnthropicProvider
+    from minillm.core.providers.openai import OpenAIProvider
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    body = data.get("body", data) if wire == "openai" else data
+    provider = OpenAIProvider() if wire == "openai" else AnthropicProvider()
+    usage = provider.parse_response(body).usage
+    assert usage is not None and usage.prompt_tokens > 0
+    gen = GeneratorInfo.openai("gpt-4o") if wire == "openai" else GeneratorInfo.anthropic("claude-sonnet-4-5")
+    for price in (PRICE, TokenPrice(3.0, 15.0).with_cache_rates(0.3, 3.75), TokenPrice(0.0, 0.0)):
+        count = TokenCount(usage.prompt_tokens, TokenCountMethod.EXACT)
+        params_ = CompletionParameters(max_tokens=usage.completion_tokens)
+        est = make_estimate(count, PriceQuote(price, "generator"), gen, params_)
+        actual = price.cost_of(usage)
+        assert est.low is not None and est.high is not None
+        assert est.low - 1e-12 <= actual <= est.high + 1e-12

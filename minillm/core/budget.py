@@ -38,13 +38,14 @@ ESTIMATE_RANGE = (0.5, 2.0)
 _PER_MILLION = 1_000_000.0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class CostEstimate:
     """What a request may cost, in USD, before it is sent.
 
     ``low`` is the input alone at its cheapest; ``high`` adds ``max_output_tokens`` of output. Both are None
     when no price is known (``price_source`` None); ``high`` is None too when the output has no bound (no
-    ``max_tokens`` and no known context length). ``method`` says how sure the input count is.
+    ``max_tokens`` and no known context length). ``method`` says how sure the input count is; for an
+    ``ESTIMATE`` count, ``input_tokens_high`` is the most it may be.
     """
 
     low: float | None
@@ -52,9 +53,11 @@ class CostEstimate:
     input_tokens: int
     method: TokenCountMethod
     price_source: str | None
-    price_date: str | None = None
-    input_tokens_high: int = 0
-    max_output_tokens: int | None = None
+    price_date: str | None = attrs.field(default=None, kw_only=True)
+    input_tokens_high: int = attrs.field(
+        default=attrs.Factory(lambda self: self.input_tokens, takes_self=True), kw_only=True
+    )
+    max_output_tokens: int | None = attrs.field(default=None, kw_only=True)
 
     @property
     def is_priced(self) -> bool:
