@@ -162,10 +162,19 @@ def test_the_users_cost_callback_still_runs(api: Any, llm_server: MockLLMServer)
 
 def test_a_provider_error_gives_the_reservation_back(api: Any, llm_server: MockLLMServer) -> None:
     budget = Budget(max_usd=1.0)
-    llm_server.enqueue(Reply.error(400, "bad request"))
+    llm_server.enqueue(Reply.error(400, "bad request"), Reply.error(429, "slow down"))
+    for _ in range(2):  # a 400 raised as it is, a 429 after its (zero) retries
+        with pytest.raises(MiniLLMError):
+            api.complete(ChatNode.user("Hi"), gen_for(llm_server), params(budget))
+        assert (budget.spent_usd, budget.reserved_usd) == (0.0, 0.0)
+
+
+def test_a_rejected_reply_was_paid_for_and_keeps_its_reservation(api: Any, llm_server: MockLLMServer) -> None:
+    budget = Budget(max_usd=1.0)
+    llm_server.enqueue(Reply.text("   ", usage=(5, 1)))
     with pytest.raises(MiniLLMError):
-        api.complete(ChatNode.user("Hi"), gen_for(llm_server), params(budget))
-    assert (budget.spent_usd, budget.reserved_usd) == (0.0, 0.0)
+        api.complete(ChatNode.user("Hi"), gen_for(llm_server), params(budget).with_crash_on_empty())
+    assert budget.spent_usd > 0 and budget.reserved_usd == 0.0
 
 
 def test_unpriced_requests_under_a_usd_budget(api: Any, llm_server: MockLLMServer) -> None:

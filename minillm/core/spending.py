@@ -18,7 +18,7 @@ import attrs
 from minillm.core import seam
 from minillm.core.budget import CostEstimate, make_estimate
 from minillm.core.catalog import resolve_flow
-from minillm.core.errors import APIConnectionError, APIError
+from minillm.core.errors import APIConnectionError, APIError, MaxRetriesExceededError
 from minillm.core.tokens import TokenCount, count_flow
 
 if TYPE_CHECKING:
@@ -121,11 +121,9 @@ def _committing(
     return report
 
 
-Prepared = tuple["GeneratorInfo", "NodeCompletionParameters | None", "Reservation | None"]
-
-
 def _prepare_flow(node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None) -> Flow:
-    """Resolve the catalog price onto the generator and reserve the budget; returns ``Prepared``."""
+    """Resolve the catalog price onto the generator and reserve the budget; returns the generator and parameters
+    to send with, and the reservation (None without a budget)."""
     budget = None if params is None else params.budget
     if budget is None:
         quote = yield from resolve_flow(generator, None if params is None else params.token_price)
@@ -142,6 +140,8 @@ def _prepare_flow(node: ChatNode, generator: GeneratorInfo, params: NodeCompleti
 
 
 def _settle_failure(budget: Budget, hold: Reservation, error: BaseException) -> None:
+    if isinstance(error, MaxRetriesExceededError):
+        error = error.last_error
     if isinstance(error, (APIError, APIConnectionError)):
         budget.release(hold)
     else:
