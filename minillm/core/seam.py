@@ -126,6 +126,10 @@ class AsyncTransport(Protocol):
     def asend_request(self, request: HTTPRequest, timeout: float | None = None) -> Awaitable[Answer]: ...
 
 
+FLOW_TIMEOUT = 30.0
+"""Seconds allowed for each request of a step done before a completion (a token count, the price catalog): they
+answer fast when they answer at all, and an unreachable catalog must not hold a completion for long."""
+
 _factories: dict[str, Callable[[], Any]] = {}
 _transport_loader: Callable[[], object] | None = None
 
@@ -177,7 +181,7 @@ def run_flow(flow: Flow, client: SyncTransport | None) -> Any:
         request = next(flow)
         while True:
             try:
-                answer = sync_client(client).send_request(request)
+                answer = sync_client(client).send_request(request, FLOW_TIMEOUT)
             except MiniLLMError as error:
                 request = flow.throw(error)
             else:
@@ -192,7 +196,7 @@ async def arun_flow(flow: Flow, client: AsyncTransport | None) -> Any:
         request = next(flow)
         while True:
             try:
-                answer = await async_client(client).asend_request(request)
+                answer = await async_client(client).asend_request(request, FLOW_TIMEOUT)
             except MiniLLMError as error:
                 request = flow.throw(error)
             else:
