@@ -15,6 +15,7 @@ from minillm.core import seam as _seam
 
 if TYPE_CHECKING:
     from minillm.core.argstream import ArgumentStream, FieldHandle
+    from minillm.core.budget import Budget, CostEstimate
     from minillm.core.errors import (
         APIConnectionError,
         APIError,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from minillm.core.pretty import PrettyPrintConfig, format_conversation, pretty_messages
     from minillm.core.response import CompletionResponse
     from minillm.core.stream import StreamChunk, ToolCallDelta
+    from minillm.core.tokens import TokenCount, TokenCountMethod
     from minillm.core.tools import ToolCall, ToolChoice, ToolDefinition
     from minillm.core.tree import ChatNode, ConversationBuilder
     from minillm.core.usage import CostInfo, CostResolution, TokenPrice, Usage
@@ -70,6 +72,7 @@ __all__ = [
     "AudioData",
     "AuthenticationError",
     "BadRequestError",
+    "Budget",
     "BudgetExceededError",
     "ChatNode",
     "CompletionParameters",
@@ -78,6 +81,7 @@ __all__ = [
     "ConfigurationError",
     "ContentPart",
     "ConversationBuilder",
+    "CostEstimate",
     "CostInfo",
     "CostResolution",
     "DocumentData",
@@ -113,6 +117,8 @@ __all__ = [
     "StreamError",
     "SyncClient",
     "ThreadFormatError",
+    "TokenCount",
+    "TokenCountMethod",
     "TokenPrice",
     "ToolCall",
     "ToolCallDelta",
@@ -129,6 +135,7 @@ __all__ = [
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "minillm.core.argstream": ("ArgumentStream", "FieldHandle"),
+    "minillm.core.budget": ("Budget", "CostEstimate"),
     "minillm.core.errors": (
         "APIConnectionError",
         "APIError",
@@ -169,6 +176,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "minillm.core.pretty": ("PrettyPrintConfig", "format_conversation", "pretty_messages"),
     "minillm.core.response": ("CompletionResponse",),
     "minillm.core.stream": ("StreamChunk", "ToolCallDelta"),
+    "minillm.core.tokens": ("TokenCount", "TokenCountMethod"),
     "minillm.core.tools": ("ToolCall", "ToolChoice", "ToolDefinition"),
     "minillm.core.tree": ("ChatNode", "ConversationBuilder"),
     "minillm.core.usage": ("CostInfo", "CostResolution", "TokenPrice", "Usage"),

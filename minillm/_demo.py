@@ -2,7 +2,8 @@
 
 It starts ``minillm.testing``'s ``MockLLMServer`` on a free loopback port, points an OpenRouter generator at
 it, and runs each capability once over real HTTP, printing what it does: a branching conversation tree,
-streaming, template kwargs, JSON repair, cost tracking, a retry after a 429, and saving and loading a thread.
+streaming, template kwargs, JSON repair, cost tracking (an estimate before a call, the actual after it, a
+budget), a retry after a 429, and saving and loading a thread.
 The server answers with scripted replies where a step needs a particular shape (a 429, broken JSON, usage
 with a cost) and otherwise with a small responder that writes plausible travel-guide answers.
 """
@@ -16,10 +17,11 @@ import textwrap
 import time
 from typing import TextIO
 
-from minillm.core.errors import MaxRetriesExceededError, RateLimitError
+from minillm.core.budget import Budget
+from minillm.core.errors import BudgetExceededError, MaxRetriesExceededError, RateLimitError
 from minillm.core.generator import GeneratorInfo
 from minillm.core.jsonfix import loads, repair_json
-from minillm.core.params import NodeCompletionParameters
+from minillm.core.params import CompletionParameters, NodeCompletionParameters
 from minillm.core.tree import ChatNode
 from minillm.core.usage import CostInfo, TokenPrice
 from minillm.testing import MockLLMServer, RecordedRequest, Reply
@@ -236,6 +238,36 @@ def _costs(t: _Tour) -> None:
     t.server.enqueue(Reply.text("Cascais: beaches and a seaside walk.", usage=(1200, 40), cost=0.00042))
     _, info = ChatNode.root("Be brief.").add_user("One more?").complete_costed(t.gen, client=t.client)
     t.write(f"OpenRouter reports its own cost in usage.cost: ${info.cost:.5f}, {info.resolution.name}")
+    _estimate_then_spend(t, priced)
+
+
+def _estimate_then_spend(t: _Tour, priced: GeneratorInfo) -> None:
+    t.write(
+        "Before sending, estimate_cost counts the prompt and bounds the reply by max_tokens; a Budget refuses a "
+        "request whose high estimate would go past what is left, before anything is sent."
+    )
+    budget = Budget(max_usd=0.0002)
+    params = NodeCompletionParameters(params=CompletionParameters(max_tokens=120)).with_budget(budget)
+    user = ChatNode.root("Be brief.").add_user("What should I eat in Evora?")
+    t.code("params = NodeCompletionParameters(params=CompletionParameters(max_tokens=120)).with_budget(budget)")
+    t.code("estimate = user.estimate_cost(priced, params)")
+    estimate = user.estimate_cost(priced, params, client=t.client)
+    assert estimate.low is not None and estimate.high is not None
+    t.write(
+        f"estimate: {estimate.input_tokens} input tokens ({estimate.method.value}), up to "
+        f"{estimate.max_output_tokens} out: ${estimate.low:.7f} to ${estimate.high:.7f} ({estimate.price_source} price)"
+    )
+    t.code("reply, info = user.complete_costed(priced, params)")
+    _, info = user.complete_costed(priced, params, client=t.client)
+    inside = estimate.low <= info.cost <= estimate.high
+    t.write(f"actual: {info.prompt_tokens} + {info.completion_tokens} tokens -> ${info.cost:.7f} (within it: {inside})")
+    t.write(f"budget: ${budget.spent_usd:.7f} of ${budget.max_usd} spent")
+    big = params.with_params(CompletionParameters(max_tokens=100_000))
+    t.code("user.complete(priced, params.with_params(CompletionParameters(max_tokens=100_000)))")
+    try:
+        user.complete(priced, big, client=t.client)
+    except BudgetExceededError as e:
+        t.write(f"raised {type(e).__name__}: {e}")
 
 
 def _retry(t: _Tour) -> None:

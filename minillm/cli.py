@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
+from minillm.core.budget import Budget, CostEstimate
 from minillm.core.errors import ConfigurationError, JSONRepairError, MiniLLMError
 from minillm.core.generator import GeneratorInfo
 from minillm.core.jsonfix import repair_json
@@ -113,6 +114,16 @@ def _temperature(value: str) -> float:
     return number
 
 
+def _usd(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected an amount of US dollars, 0 or more, got {value!r}")
+    return number
+
+
 def _build_parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
@@ -151,7 +162,29 @@ def _build_parser() -> _Parser:
     chat.add_argument("--save", metavar="FILE", help="write the conversation to FILE after each reply")
     chat.add_argument("--load", metavar="FILE", help="continue the conversation saved in FILE")
     chat.add_argument("--base-url", metavar="URL", help="send requests to this address instead of the provider's")
+    chat.add_argument(
+        "--estimate", action="store_true", help="print what each request may cost (to stderr) before sending it"
+    )
+    chat.add_argument(
+        "--budget", type=_usd, metavar="USD", help="refuse any request that could take the session past USD dollars"
+    )
     chat.set_defaults(handler=_run_chat)
+
+    models = commands.add_parser(
+        "models",
+        help="list the models of the price catalog, with context lengths and prices",
+        description=(
+            "List the models in OpenRouter's public models list (fetched once, then read from the cache for a day; "
+            "a stale copy is used when offline), with their context length and prices in USD per million tokens."
+        ),
+        epilog="Example: minillm models --search claude",
+    )
+    models.add_argument("--search", metavar="WORD", help="only models whose id or name contains WORD")
+    models.add_argument("--refresh", action="store_true", help="fetch the list again even if the cache is fresh")
+    models.add_argument(
+        "--base-url", metavar="URL", help="an OpenRouter-compatible API whose /models to read (default: OpenRouter)"
+    )
+    models.set_defaults(handler=_run_models)
 
     demo = commands.add_parser(
         "demo",
@@ -186,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as e:  # --help and --version print, then "exit"
             return e.code if isinstance(e.code, int) else 0
         if args.command is None:
-            raise _UsageError(f"{PROG}: error: name a command: chat, demo or repair-json (try '{PROG} demo')")
+            raise _UsageError(f"{PROG}: error: name a command: chat, models, demo or repair-json (try '{PROG} demo')")
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except _UsageError as e:
@@ -313,6 +346,19 @@ def _cost_line(info: CostInfo) -> str:
     return "[cost unknown: the server reported no token usage]"
 
 
+def _money(amount: float) -> str:
+    return f"{amount:.6f}" if amount == 0 or amount >= 1e-6 else f"{amount:.2e}"
+
+
+def _estimate_line(estimate: CostEstimate) -> str:
+    counted = f"{estimate.input_tokens} input tokens ({estimate.method.value})"
+    if estimate.low is None:
+        return f"[estimate: {counted}; no price known, so no cost]"
+    high = "no upper bound (set --max-tokens)" if estimate.high is None else f"${_money(estimate.high)}"
+    source = f"{estimate.price_source} price" + (f" of {estimate.price_date}" if estimate.price_date else "")
+    return f"[estimate: ${_money(estimate.low)} to {high}, {counted}, {source}]"
+
+
 class _Session:
     """One conversation: each turn adds the user's text under the current leaf and the reply under it."""
 
@@ -332,12 +378,15 @@ class _Session:
         self.client = client
         self.save = save
         self.as_json = as_json
+        self.estimate = False
 
     def turn(self, text: str) -> None:
         """Ask once, print the reply (streamed) and its cost, save if asked. A failed turn leaves no trace
         in the conversation."""
         user = self.leaf.add_user(text) if self.leaf is not None else ChatNode.user(text)
         try:
+            if self.estimate:
+                _say(sys.stderr, _estimate_line(user.estimate_cost(self.generator, self.params, client=self.client)))
             reply, cost = self._ask_json(user) if self.as_json else self._ask_streaming(user)
         except BaseException:
             if self.leaf is not None:
@@ -345,6 +394,9 @@ class _Session:
             raise
         self.leaf = reply
         _say(sys.stderr, _cost_line(cost))
+        budget = self.params.budget
+        if budget is not None and budget.max_usd is not None:
+            _say(sys.stderr, f"[budget: ${budget.spent_usd:.6f} of ${budget.max_usd:g} spent]")
         if self.save is not None:
             reply.save_thread(self.save)
 
@@ -357,7 +409,7 @@ class _Session:
         out = sys.stdout
         at_line_start = True
         try:
-            with self.client.complete_streaming(user, self.generator, self.params) as stream:
+            with user.complete_streaming(self.generator, self.params, client=self.client) as stream:
                 for chunk in stream:
                     if chunk.delta:
                         out.write(chunk.delta)
@@ -428,8 +480,11 @@ def _run_chat(args: argparse.Namespace) -> int:
         elif args.system is not None:
             leaf = ChatNode.root(args.system)
         params = _node_params(args, provider, loaded)
+        if args.budget is not None:
+            params = params.with_budget(Budget(max_usd=args.budget))
         with SyncClient() as client:
             session = _Session(generator, params, leaf, client=client, save=args.save, as_json=bool(args.json))
+            session.estimate = bool(args.estimate)
             if args.prompt is not None:
                 session.turn(args.prompt)
                 return 0
@@ -437,3 +492,56 @@ def _run_chat(args: argparse.Namespace) -> int:
     except MiniLLMError as e:
         _error(str(e))
         return 1
+
+
+# ----- models -------------------------------------------------------------------------------------------
+
+
+def _per_mtok(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from minillm.core.catalog import OPENROUTER_MODELS_URL, catalog_flow
+    from minillm.core.seam import run_flow
+
+    url = OPENROUTER_MODELS_URL if args.base_url is None else args.base_url.rstrip("/") + "/models"
+    with SyncClient() as client:
+        catalog = run_flow(catalog_flow(url, refresh=bool(args.refresh)), client)
+    if catalog is None:
+        _error(f"could not fetch the models list from {url}, and there is no cached copy; check the network")
+        return 1
+    note = " (stale: a fresh copy could not be fetched)" if catalog.stale else ""
+    _say(sys.stderr, f"[{len(catalog.search())} models from {url}, fetched {_age(catalog.age())} ago{note}]")
+    found = catalog.search(args.search)
+    if not found:
+        _say(sys.stderr, f"no model matches {args.search!r}")
+        return 1
+    seen: set[str] = set()
+    rows = [("model", "context", "input $/Mtok", "output $/Mtok", "cache read $/Mtok")]
+    for model in found:
+        if model.id in seen:
+            continue
+        seen.add(model.id)
+        price = model.price
+        rows.append(
+            (
+                model.id,
+                "-" if model.context_length is None else str(model.context_length),
+                _per_mtok(None if price is None else price.input_per_mtok),
+                _per_mtok(None if price is None else price.output_per_mtok),
+                _per_mtok(None if price is None else price.cache_read_per_mtok),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        _say(sys.stdout, "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0

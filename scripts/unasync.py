@@ -59,6 +59,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\bacomplete_costed\b", "complete_costed"),
     (r"\baensure_cached\b", "ensure_cached"),
     (r"\bacost\b", "cost"),
+    (r"\basend_request\b", "send_request"),
     # The twin helpers of minillm/transport/_concurrency.py.
     (r"\basleep\b", "sleep"),
     (r"\bacall_within\b", "call_within"),

@@ -175,7 +175,7 @@ def test_connection_close_is_honoured(llm_server: MockLLMServer) -> None:
 
 def test_unknown_get_is_404_and_does_not_take_the_queue(llm_server: MockLLMServer) -> None:
     llm_server.enqueue(Reply.text("kept"))
-    r = HTTP.get(llm_server.openai_base_url + "/models")
+    r = HTTP.get(llm_server.openai_base_url + "/files")
     assert r.status_code == 404 and "no GET route" in r.json()["error"]["message"]
     assert llm_server.queued == 1
     assert openai(llm_server).json()["choices"][0]["message"]["content"] == "kept"

@@ -222,4 +222,6 @@ def test_cost_info_defaults_to_resolved_and_serializes_resolution_as_string() ->
         "model",
         "response_id",
         "resolution",
+        "price_source",
+        "price_date",
     ]

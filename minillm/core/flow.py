@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from minillm.core.catalog import known_price
 from minillm.core.cost_lookup import COST_LOOKUP_ATTEMPTS, COST_LOOKUP_INTERVAL, CostLookup
 from minillm.core.errors import EmptyResponseError, InvalidParameterError, MalformedResponseError, NoJSONFoundError
 from minillm.core.http import HTTPRequest, api_error, decode_json_body, preview
@@ -148,6 +149,11 @@ class CompletionCall:
         return RetryPolicy.from_params(self.params)
 
     def wire_request(self) -> WireRequest:
+        if self.params.budget is not None:
+            raise InvalidParameterError(
+                "a budget is enforced by ChatNode's methods: call node.complete(generator, params, client=client) "
+                "rather than the client's own method, so the request is checked before it is sent"
+            )
         return WireRequest(
             model=self.generator.model,
             messages=build_prompt(self.node, self.params),
@@ -227,11 +233,19 @@ class CompletionCall:
         )
 
     def cost_from_usage(self, response: CompletionResponse) -> CostInfo:
-        """The reply's cost from its usage (the request's price, else the generator's), or ``UNKNOWN``."""
+        """The reply's cost from its usage (the provider's own figure, else the request's price, the generator's,
+        the catalog's), or ``UNKNOWN``."""
         if response.usage is None:
             return unknown_cost(response.model, response.id)
-        price = self.params.token_price or self.generator.token_price
-        return cost_info_from_usage(response.usage, price, model=response.model, response_id=response.id)
+        quote = None if response.usage.cost is not None else known_price(self.generator, self.params.token_price)
+        return cost_info_from_usage(
+            response.usage,
+            None if quote is None else quote.price,
+            model=response.model,
+            response_id=response.id,
+            price_source=None if quote is None else quote.source,
+            price_date=None if quote is None else quote.date,
+        )
 
 
 def _document_type(headers: Mapping[str, str]) -> str | None:

@@ -22,6 +22,7 @@ from minillm.core.auth import (
     NoAuth,
     env_value,
 )
+from minillm.core.catalog import PriceQuote
 from minillm.core.errors import InvalidParameterError
 from minillm.core.params import CompletionParameters
 from minillm.core.providers.anthropic import AnthropicProvider
@@ -154,6 +155,9 @@ class GeneratorInfo:
         validator=_check_instance(CompletionParameters, "CompletionParameters"),
     )
     openrouter_name: str | None = attrs.field(default=None, kw_only=True)
+    catalog_price: bool | None = attrs.field(default=None, kw_only=True)
+    catalog_url: str | None = attrs.field(default=None, kw_only=True)
+    catalog_quote: PriceQuote | None = attrs.field(default=None, kw_only=True, eq=False)
 
     # Presets ------------------------------------------------------------------------------------------
 
@@ -271,6 +275,13 @@ class GeneratorInfo:
     def with_openrouter_name(self, name: str | None) -> GeneratorInfo:
         """The model's id in OpenRouter's catalog, used to look up prices when it differs from ``model``."""
         return attrs.evolve(self, openrouter_name=name)
+
+    def with_catalog_price(self, enabled: bool = True, *, url: str | None = None) -> GeneratorInfo:
+        """Price this generator from the price catalog when no ``token_price`` is set: offline data for the direct
+        OpenAI and Anthropic APIs (with ``minillm-sdk[prices]``), else OpenRouter's public models list (fetched on
+        first use, cached on disk). ``url`` points at another models list. On by default only for OpenRouter
+        generators, whose list is the provider's own; ``with_catalog_price(False)`` turns it off."""
+        return attrs.evolve(self, catalog_price=enabled, catalog_url=url if url is not None else self.catalog_url)
 
     def completions_url(self) -> str:
         """The endpoint completions are sent to."""

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 import attrs
 
 from minillm.core import _validators as _v
+from minillm.core.budget import Budget
 from minillm.core.errors import InvalidParameterError
 from minillm.core.tools import ToolChoice, ToolDefinition, to_tool_definitions
 from minillm.core.usage import CostInfo, TokenPrice
@@ -437,6 +438,7 @@ class NodeCompletionParameters:
     openrouter_routing: ProviderSettings | None = attrs.field(
         default=None, validator=_v.optional_instance(ProviderSettings)
     )
+    budget: Budget | None = attrs.field(default=None, validator=_v.optional_instance(Budget), eq=False)
 
     # Builders -----------------------------------------------------------------------------------------
 
@@ -524,6 +526,12 @@ class NodeCompletionParameters:
         """
         params = self.params if self.params is not None else _ONLY_EXTRAS
         return attrs.evolve(self, params=params.with_extra(key, value))
+
+    def with_budget(self, budget: Budget | None) -> NodeCompletionParameters:
+        """Spend from ``budget`` (shared by every request it is set on): a request whose high estimate would
+        exceed what is left is refused with ``BudgetExceededError`` before it is sent, and each reply's actual
+        cost is recorded. Enforced by ``ChatNode``'s network methods."""
+        return attrs.evolve(self, budget=budget)
 
     def with_openrouter_routing(self, settings: ProviderSettings | None) -> NodeCompletionParameters:
         """OpenRouter routing preferences, sent (as ``provider``) only on the OpenRouter wire."""

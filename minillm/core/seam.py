@@ -12,14 +12,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from minillm.core.errors import ConfigurationError
+from minillm.core.errors import ConfigurationError, MiniLLMError
 
 if TYPE_CHECKING:
     from minillm.core.fallback import FallbackGenerator
     from minillm.core.generator import GeneratorInfo
+    from minillm.core.http import HTTPRequest
     from minillm.core.params import NodeCompletionParameters
     from minillm.core.response import CompletionResponse
     from minillm.core.stream import StreamChunk
+    from minillm.core.tokens import Answer, Flow
     from minillm.core.tree import ChatNode
     from minillm.core.usage import CostInfo
 
@@ -28,9 +30,11 @@ __all__ = [
     "AsyncCompletionClient",
     "SyncChunkStream",
     "SyncCompletionClient",
+    "arun_flow",
     "async_client",
     "register_default_clients",
     "register_transport_loader",
+    "run_flow",
     "sync_client",
 ]
 
@@ -111,6 +115,8 @@ class SyncCompletionClient(Protocol):
         params: NodeCompletionParameters | None = None,
     ) -> tuple[ChatNode, CostInfo]: ...
 
+    def send_request(self, request: HTTPRequest, timeout: float | None = None) -> Answer: ...
+
 
 class AsyncCompletionClient(Protocol):
     """The type of ``client=`` on ``ChatNode``'s async network methods: what they need from a client
@@ -144,6 +150,12 @@ class AsyncCompletionClient(Protocol):
         params: NodeCompletionParameters | None = None,
     ) -> Awaitable[tuple[ChatNode, CostInfo]]: ...
 
+    def asend_request(self, request: HTTPRequest, timeout: float | None = None) -> Awaitable[Answer]: ...
+
+
+FLOW_TIMEOUT = 30.0
+"""Seconds allowed for each request of a step done before a completion (a token count, the price catalog): they
+answer fast when they answer at all, and an unreachable catalog must not hold a completion for long."""
 
 _factories: dict[str, Callable[[], Any]] = {}
 _transport_loader: Callable[[], object] | None = None
@@ -189,3 +201,34 @@ def async_client(client: AsyncCompletionClient | None) -> AsyncCompletionClient:
         return client
     result: AsyncCompletionClient = _factory("async")()
     return result
+
+
+def run_flow(flow: Flow, client: SyncCompletionClient | None) -> Any:
+    """Drive ``flow`` to its result, sending each request it yields with ``client`` (or the default client,
+    made only when a request is sent); a failed send is thrown into the flow, which may recover."""
+    try:
+        request = next(flow)
+        while True:
+            try:
+                answer = sync_client(client).send_request(request, FLOW_TIMEOUT)
+            except MiniLLMError as error:
+                request = flow.throw(error)
+            else:
+                request = flow.send(answer)
+    except StopIteration as done:
+        return done.value
+
+
+async def arun_flow(flow: Flow, client: AsyncCompletionClient | None) -> Any:
+    """``run_flow``, awaited."""
+    try:
+        request = next(flow)
+        while True:
+            try:
+                answer = await async_client(client).asend_request(request, FLOW_TIMEOUT)
+            except MiniLLMError as error:
+                request = flow.throw(error)
+            else:
+                request = flow.send(answer)
+    except StopIteration as done:
+        return done.value

@@ -20,6 +20,7 @@ import attrs
 from minillm.core import seam
 from minillm.core.errors import InvalidParameterError
 from minillm.core.messages import Message, MessageContent, Role, merge_contiguous
+from minillm.core.spending import CostMethods, aguarded, guarded
 from minillm.core.templates import apply_kwargs
 from minillm.core.tools import ToolCall
 
@@ -41,7 +42,7 @@ class _Tree:
     __slots__ = ("__weakref__",)
 
 
-class ChatNode:
+class ChatNode(CostMethods):
     """One message in a conversation tree, with links to its parent and children.
 
     Build a tree with ``ChatNode.root(...)`` then ``add_user`` / ``add_assistant``; each returns the new
@@ -365,7 +366,7 @@ class ChatNode:
         Retries, post-processing and the cost callback follow ``params``. Blocking; safe inside a running
         event loop (a notebook). ``client`` defaults to the process's shared ``SyncClient``.
         """
-        return seam.sync_client(client).complete(self, generator, params)
+        return guarded(self, generator, params, client, lambda g, p: seam.sync_client(client).complete(self, g, p))
 
     async def acomplete(
         self,
@@ -375,7 +376,9 @@ class ChatNode:
         client: AsyncCompletionClient | None = None,
     ) -> ChatNode:
         """``complete``, awaited. ``client`` defaults to the running loop's shared ``AsyncClient``."""
-        return await seam.async_client(client).acomplete(self, generator, params)
+        return await aguarded(
+            self, generator, params, client, lambda g, p: seam.async_client(client).acomplete(self, g, p)
+        )
 
     def chat(
         self,
@@ -410,7 +413,9 @@ class ChatNode:
 
         HTTP errors raise here; no node is added (use ``append_response(stream.response)`` at the end).
         """
-        stream: SyncChunkStream = seam.sync_client(client).complete_streaming(self, generator, params)
+        stream: SyncChunkStream = guarded(
+            self, generator, params, client, lambda g, p: seam.sync_client(client).complete_streaming(self, g, p)
+        )
         return stream
 
     async def acomplete_streaming(
@@ -421,7 +426,9 @@ class ChatNode:
         client: AsyncCompletionClient | None = None,
     ) -> AsyncChunkStream:
         """``complete_streaming``, awaited; the stream is an async iterator and async context manager."""
-        stream: AsyncChunkStream = await seam.async_client(client).acomplete_streaming(self, generator, params)
+        stream: AsyncChunkStream = await aguarded(
+            self, generator, params, client, lambda g, p: seam.async_client(client).acomplete_streaming(self, g, p)
+        )
         return stream
 
     def ensure_cached(
@@ -432,7 +439,7 @@ class ChatNode:
         client: SyncCompletionClient | None = None,
     ) -> CostInfo:
         """Warm the provider's prompt cache with the thread ending here (one request, no reply kept)."""
-        return seam.sync_client(client).ensure_cached(self, generator, params)
+        return guarded(self, generator, params, client, lambda g, p: seam.sync_client(client).ensure_cached(self, g, p))
 
     async def aensure_cached(
         self,
@@ -442,7 +449,9 @@ class ChatNode:
         client: AsyncCompletionClient | None = None,
     ) -> CostInfo:
         """``ensure_cached``, awaited."""
-        return await seam.async_client(client).aensure_cached(self, generator, params)
+        return await aguarded(
+            self, generator, params, client, lambda g, p: seam.async_client(client).aensure_cached(self, g, p)
+        )
 
     def complete_costed(
         self,
@@ -452,7 +461,8 @@ class ChatNode:
         client: SyncCompletionClient | None = None,
     ) -> tuple[ChatNode, CostInfo]:
         """``complete``, also returning what it cost (``resolution`` tells a real price from an unknown one)."""
-        return seam.sync_client(client).complete_costed(self, generator, params)
+        send = lambda g, p: seam.sync_client(client).complete_costed(self, g, p)  # noqa: E731
+        return guarded(self, generator, params, client, send, wants_cost=True, cost_of=lambda r: r[1])
 
     async def acomplete_costed(
         self,
@@ -462,7 +472,8 @@ class ChatNode:
         client: AsyncCompletionClient | None = None,
     ) -> tuple[ChatNode, CostInfo]:
         """``complete_costed``, awaited."""
-        return await seam.async_client(client).acomplete_costed(self, generator, params)
+        send = lambda g, p: seam.async_client(client).acomplete_costed(self, g, p)  # noqa: E731
+        return await aguarded(self, generator, params, client, send, wants_cost=True, cost_of=lambda r: r[1])
 
     # ----- cache marks -------------------------------------------------------------------------------
 

@@ -149,6 +149,10 @@ class CostInfo:
     Check ``resolution`` (or ``is_known``) before trusting ``cost``: only a ``RESOLVED`` cost is a real
     amount. ``UNPRICED`` and ``UNKNOWN`` report ``cost == 0.0`` as a placeholder, never as "free";
     ``known_cost`` gives ``None`` for them so a sum cannot silently absorb them.
+
+    ``price_source`` says where a resolved cost came from: ``"provider"`` (the provider's own figure),
+    ``"request"`` (the request's ``token_price``), ``"generator"`` (the generator's), ``"catalog"`` (a price
+    list, as of ``price_date``); None when nothing priced it.
     """
 
     cost: float
@@ -161,6 +165,8 @@ class CostInfo:
     model: str = ""
     response_id: str = ""
     resolution: CostResolution = CostResolution.RESOLVED
+    price_source: str | None = None
+    price_date: str | None = None
 
     @property
     def is_known(self) -> bool:
@@ -185,25 +191,39 @@ class CostInfo:
             "model": self.model,
             "response_id": self.response_id,
             "resolution": self.resolution.value,
+            "price_source": self.price_source,
+            "price_date": self.price_date,
         }
 
 
-def cost_info_from_usage(usage: Usage, price: TokenPrice | None, *, model: str, response_id: str) -> CostInfo:
+def cost_info_from_usage(
+    usage: Usage,
+    price: TokenPrice | None,
+    *,
+    model: str,
+    response_id: str,
+    price_source: str | None = "generator",
+    price_date: str | None = None,
+) -> CostInfo:
     """The cost of a completion whose usage is known.
 
-    A native cost from the provider wins (even 0.0): ``cost + upstream_inference_cost``, ``RESOLVED``.
-    Otherwise a price gives tokens times price, ``RESOLVED``. With neither the result is ``UNPRICED``:
-    ``cost`` 0.0 (not free, just not computed) and the token counts kept.
+    A native cost from the provider wins (even 0.0): ``cost + upstream_inference_cost``, ``RESOLVED``, source
+    ``"provider"``. Otherwise a price gives tokens times price, ``RESOLVED``, source ``price_source``. With
+    neither the result is ``UNPRICED``: ``cost`` 0.0 (not free, just not computed), the token counts kept.
     """
+    source: str | None
     if usage.cost is not None:
         amount = usage.cost + (usage.upstream_inference_cost or 0.0)
         resolution = CostResolution.RESOLVED
+        source, price_date = "provider", None
     elif price is not None:
         amount = price.cost_of(usage)
         resolution = CostResolution.RESOLVED
+        source = price_source
     else:
         amount = 0.0
         resolution = CostResolution.UNPRICED
+        source, price_date = None, None
     return CostInfo(
         cost=amount,
         prompt_tokens=usage.prompt_tokens,
@@ -215,6 +235,8 @@ def cost_info_from_usage(usage: Usage, price: TokenPrice | None, *, model: str, 
         model=model,
         response_id=response_id,
         resolution=resolution,
+        price_source=source,
+        price_date=price_date,
     )
 
 

@@ -6,6 +6,7 @@ was sent in ``server.requests``. In pytest, enable the ``llm_server`` fixture wi
 ``pytest_plugins = ["minillm.testing.pytest_plugin"]`` in your ``conftest.py``.
 """
 
+from minillm.testing.models import DEFAULT_MODELS, model_entry
 from minillm.testing.reasoning import Thought
 from minillm.testing.replies import (
     ErrorReply,
@@ -22,6 +23,7 @@ from minillm.testing.replies import (
 from minillm.testing.server import MockLLMServer, Responder
 
 __all__ = [
+    "DEFAULT_MODELS",
     "ErrorReply",
     "InBandError",
     "LargeReply",
@@ -35,4 +37,5 @@ __all__ = [
     "TextReply",
     "Thought",
     "Wire",
+    "model_entry",
 ]

@@ -50,6 +50,8 @@ class Wire(enum.Enum):
     OPENAI = "openai"  # POST .../chat/completions (OpenAI, OpenRouter, generic servers)
     ANTHROPIC = "anthropic"  # POST .../messages
     GENERATION = "generation"  # GET .../generation?id=... (OpenRouter's cost record)
+    MODELS = "models"  # GET .../models (OpenRouter's public models list, with prices)
+    COUNT_TOKENS = "count_tokens"  # POST .../messages/count_tokens (Anthropic's token count)
     OTHER = "other"  # anything else (a custom provider's endpoint); text replies use the OpenAI shape
 
     @classmethod
@@ -58,6 +60,10 @@ class Wire(enum.Enum):
         path = path.rstrip("/")
         if method == "GET" and path.endswith("/generation"):
             return cls.GENERATION
+        if method == "GET" and path.endswith("/models"):
+            return cls.MODELS
+        if path.endswith("/messages/count_tokens"):
+            return cls.COUNT_TOKENS
         if path.endswith("/chat/completions"):
             return cls.OPENAI
         if path.endswith("/messages"):

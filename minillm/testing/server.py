@@ -28,8 +28,18 @@ from urllib.parse import parse_qsl, urlsplit
 import attrs
 
 from minillm.core.errors import ConfigurationError, InvalidParameterError
+from minillm.testing.models import DEFAULT_MODELS
 from minillm.testing.reasoning import anthropic_rule_violation
-from minillm.testing.replies import RecordedRequest, Reply, ResponsePlan, Wire, _reason, echo_text
+from minillm.testing.replies import (
+    RecordedRequest,
+    Reply,
+    ResponsePlan,
+    Wire,
+    _estimate_tokens,
+    _prompt_length,
+    _reason,
+    echo_text,
+)
 
 if TYPE_CHECKING:
     from minillm.core.generator import GeneratorInfo
@@ -91,6 +101,8 @@ class MockLLMServer:
         self._requests: list[RecordedRequest] = []
         self._responder: Responder | None = None
         self._generations: dict[str, _Generation] = {}
+        self._models: list[dict[str, Any]] = list(DEFAULT_MODELS)
+        self._token_count: int | Reply | None = None
         self._errors: list[str] = []
         self._sequence = 0
         self._connection_count = 0
@@ -228,6 +240,18 @@ class MockLLMServer:
         with self._lock:
             self._generations[generation_id] = _Generation(answer, pending_polls)
 
+    def set_models(self, models: list[dict[str, Any]] | Reply) -> None:
+        """What ``GET .../models`` answers: ``{"data": models}`` (entries as ``minillm.testing.model_entry``
+        makes them), or a scripted ``Reply`` (an error, a broken body). The default lists a few example models."""
+        with self._lock:
+            self._models = models if isinstance(models, Reply) else list(models)  # type: ignore[assignment]
+
+    def set_token_count(self, tokens: int | Reply | None) -> None:
+        """What ``POST .../messages/count_tokens`` answers: ``{"input_tokens": tokens}``, a scripted ``Reply``, or
+        (None) about one token per four characters of the prompt's text. Keys the endpoint refuses get a 400."""
+        with self._lock:
+            self._token_count = tokens
+
     @property
     def queued(self) -> int:
         """How many enqueued replies have not been used yet."""
@@ -280,6 +304,8 @@ class MockLLMServer:
             self._responder = None
             self._generations.clear()
             self._errors.clear()
+            self._models = list(DEFAULT_MODELS)
+            self._token_count = None
 
     def __repr__(self) -> str:
         where = self.url if self._port is not None else "stopped"
@@ -432,6 +458,10 @@ class MockLLMServer:
             sequence = self._sequence
             if request.wire is Wire.GENERATION:
                 return self._generation_answer(request), sequence
+            if request.wire is Wire.MODELS:
+                return self._models_answer(), sequence
+            if request.wire is Wire.COUNT_TOKENS and request.method == "POST":
+                return self._count_answer(request), sequence
             if request.method != "POST":
                 return Reply.error(404, f"no {request.method} route for {request.path} on the test server"), sequence
             if request.wire is Wire.ANTHROPIC:
@@ -457,6 +487,28 @@ class MockLLMServer:
         if isinstance(entry.answer, Reply):
             return entry.answer
         return Reply.raw(200, json.dumps({"data": entry.answer}), content_type="application/json")
+
+    def _models_answer(self) -> Reply:
+        """The answer to ``GET .../models`` (called with the lock held)."""
+        models: Any = self._models
+        if isinstance(models, Reply):
+            return models
+        return Reply.raw(200, json.dumps({"data": models}), content_type="application/json")
+
+    def _count_answer(self, request: RecordedRequest) -> Reply:
+        """The answer to ``POST .../messages/count_tokens`` (called with the lock held)."""
+        body = request.json if isinstance(request.json, dict) else {}
+        refused = sorted(set(body) - {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"})
+        if refused or "messages" not in body or "model" not in body:
+            what = f"{refused[0]}: Extra inputs are not permitted" if refused else "model and messages: Field required"
+            error = {"type": "error", "error": {"type": "invalid_request_error", "message": what}}
+            return Reply.error(400, body=error)
+        tokens = self._token_count
+        if isinstance(tokens, Reply):
+            return tokens
+        if tokens is None:
+            tokens = _estimate_tokens(_prompt_length(body) + len(json.dumps(body.get("tools", []))))
+        return Reply.raw(200, json.dumps({"input_tokens": tokens}), content_type="application/json")
 
     def _plan(self, request: RecordedRequest) -> ResponsePlan:
         try:

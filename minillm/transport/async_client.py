@@ -150,6 +150,10 @@ class AsyncClient:
             result: _T = done.value
             return result
 
+    async def asend_request(self, request: HTTPRequest, timeout: float | None = None) -> Answer:
+        """Send one request the core built (a token count, the price catalog); return status, headers and body."""
+        return await self._send(request, request_timeout(self._timeout, timeout))
+
     # ----- completions ------------------------------------------------------------------------------
 
     async def _fall_back(

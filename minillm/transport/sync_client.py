@@ -152,6 +152,10 @@ class SyncClient:
             result: _T = done.value
             return result
 
+    def send_request(self, request: HTTPRequest, timeout: float | None = None) -> Answer:
+        """Send one request the core built (a token count, the price catalog); return status, headers and body."""
+        return self._send(request, request_timeout(self._timeout, timeout))
+
     # ----- completions ------------------------------------------------------------------------------
 
     def _fall_back(

@@ -30,7 +30,7 @@ import attrs
 
 from minillm.core import _validators as _v
 from minillm.core.errors import APIError, InvalidParameterError, MalformedResponseError, RateLimitError, ServerError
-from minillm.core.http import error_message_from_body, loads_json_text, preview
+from minillm.core.http import HTTPRequest, error_message_from_body, loads_json_text, preview
 from minillm.core.messages import (
     AudioPart,
     ContentPart,
@@ -67,6 +67,8 @@ _OAUTH_BETA = "oauth-2025-04-20"
 _MAX_CACHE_BREAKPOINTS = 4
 # Used when the parameters leave max_tokens unset: Anthropic requires the key.
 _DEFAULT_MAX_TOKENS = 4096
+# What /v1/messages/count_tokens accepts; it refuses the keys that only shape the reply (max_tokens, stream...).
+_COUNT_TOKENS_KEYS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"})
 
 _WIRE = "anthropic"
 _THINKING_TYPES = ("thinking", "redacted_thinking")
@@ -453,6 +455,14 @@ class AnthropicProvider:
         if choice is not None:
             body["tool_choice"] = choice
         return body
+
+    def count_tokens_request(self, completion: HTTPRequest, base_url: str) -> HTTPRequest:
+        """The ``POST /v1/messages/count_tokens`` request for a completion request: the same headers and body,
+        keeping only the keys that endpoint takes (model, messages, system, tools, tool_choice, thinking); the
+        answer is ``{"input_tokens": N}``."""
+        body = completion.json if isinstance(completion.json, Mapping) else {}
+        kept = {key: value for key, value in body.items() if key in _COUNT_TOKENS_KEYS}
+        return attrs.evolve(completion, url=join_url(base_url, "/v1/messages/count_tokens"), json=kept)
 
     def parse_response(self, data: Any) -> CompletionResponse:
         """A ``/v1/messages`` response body as a ``CompletionResponse``; an error body raises ``APIError``."""
