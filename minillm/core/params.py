@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 import attrs
 
 from minillm.core.errors import InvalidParameterError
+from minillm.core.structured import OutputSchema
 from minillm.core.tools import ToolChoice, ToolDefinition, to_tool_definitions
 from minillm.core.usage import CostInfo, TokenPrice
 
@@ -519,6 +520,8 @@ class NodeCompletionParameters:
     openrouter_routing: ProviderSettings | None = attrs.field(
         default=None, validator=_optional_instance(ProviderSettings)
     )
+    schema: OutputSchema | None = attrs.field(default=None, validator=_optional_instance(OutputSchema))
+    max_reasks: int = attrs.field(default=2, validator=_int_at_least(0))
 
     # Builders -----------------------------------------------------------------------------------------
 
@@ -610,3 +613,15 @@ class NodeCompletionParameters:
     def with_openrouter_routing(self, settings: ProviderSettings | None) -> NodeCompletionParameters:
         """OpenRouter routing preferences, sent (as ``provider``) only on the OpenRouter wire."""
         return attrs.evolve(self, openrouter_routing=settings)
+
+    def with_schema(self, schema: object, *, max_reasks: int = 2) -> NodeCompletionParameters:
+        """Ask for a reply that matches ``schema`` and validate it: a JSON Schema dict, a dataclass, an attrs
+        class, a TypedDict or a pydantic v2 model (``None`` removes it).
+
+        The reply node's ``parsed`` holds the validated value (an instance of the class, or the JSON value for
+        a dict schema). A reply that does not validate is answered with its errors, up to ``max_reasks``
+        times, each re-ask a branch of the tree; then ``SchemaValidationError``. A dict schema needs the
+        ``jsonschema`` package (``pip install 'minillm-sdk[schema]'``).
+        """
+        prepared = None if schema is None else OutputSchema.of(schema)
+        return attrs.evolve(self, schema=prepared, max_reasks=max_reasks)

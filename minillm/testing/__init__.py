@@ -19,10 +19,12 @@ from minillm.testing.replies import (
     Wire,
 )
 from minillm.testing.server import MockLLMServer, Responder
+from minillm.testing.structured import JSONReply
 
 __all__ = [
     "ErrorReply",
     "InBandError",
+    "JSONReply",
     "LargeReply",
     "MockLLMServer",
     "RawReply",

@@ -318,6 +318,14 @@ class AsyncCompletionStream:
         """The text received so far."""
         return self._parser.partial_text
 
+    async def apartial(self) -> AsyncIterator[Any]:
+        """Read the stream to its end, yielding the reply's JSON value each time it grows (plain JSON values;
+        ``append_response(stream.response, params)`` validates the whole reply)."""
+        values = self._call.partial_values()
+        async for chunk in self:
+            for value in values.feed(chunk):
+                yield value
+
     async def acost(self) -> CostInfo:
         """What this stream's completion cost, finished or closed early: from its usage, else looked up out
         of band where the wire can (OpenRouter ``/generation``, a bounded poll), else ``UNKNOWN``."""

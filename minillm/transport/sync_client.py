@@ -299,6 +299,13 @@ class CompletionStream:
         """The text received so far."""
         return self._parser.partial_text
 
+    def partial(self) -> Iterator[Any]:
+        """Read the stream to its end, yielding the reply's JSON value each time it grows (plain JSON values;
+        ``append_response(stream.response, params)`` validates the whole reply)."""
+        values = self._call.partial_values()
+        for chunk in self:
+            yield from values.feed(chunk)
+
     def cost(self) -> CostInfo:
         """What this stream's completion cost, finished or closed early: from its usage, else looked up out
         of band where the wire can (OpenRouter ``/generation``, a bounded poll), else ``UNKNOWN``."""

@@ -6,11 +6,17 @@ waits past its finish reason for a usage event; usage that arrives anyway is sti
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import attrs
 
+from minillm.core.errors import InvalidParameterError
+from minillm.core.messages import Message, MessageContent, Role
+from minillm.core.providers.base import WireRequest
 from minillm.core.providers.openai_wire import OpenAIDialect, UsageOptIn
+from minillm.core.structured import prompt_instruction
+
+SchemaMode = Literal["json_schema", "prompt"]
 
 __all__ = ["GenericProvider"]
 
@@ -21,11 +27,23 @@ class GenericProvider(OpenAIDialect):
 
     ``legacy_token_limit=True`` sends the token limit as ``max_tokens`` instead of ``max_completion_tokens``,
     for servers that only know the older key.
+
+    ``schema_mode`` is how a reply schema (``with_schema``) is sent: ``"json_schema"`` as a ``response_format``
+    (vLLM, llama.cpp, LM Studio, Ollama and LiteLLM take it), or ``"prompt"`` for servers that refuse it: the
+    schema goes into the system prompt and the reply is repaired and validated as usual (set it with
+    ``GeneratorInfo.with_schema_mode("prompt")``).
     """
 
     usage_opt_in: ClassVar[UsageOptIn] = "none"
+    strict_schemas: ClassVar[bool] = False
 
     legacy_token_limit: bool = False
+    schema_mode: SchemaMode = attrs.field(default="json_schema", kw_only=True)
+
+    @schema_mode.validator
+    def _check_mode(self, _attribute: Any, value: Any) -> None:
+        if value not in ("json_schema", "prompt"):
+            raise InvalidParameterError(f"schema_mode must be 'json_schema' or 'prompt', got {value!r}")
 
     @property
     def name(self) -> str:
@@ -33,3 +51,16 @@ class GenericProvider(OpenAIDialect):
 
     def token_limit_key(self) -> str:
         return "max_tokens" if self.legacy_token_limit else "max_completion_tokens"
+
+    def build_body(self, request: WireRequest) -> dict[str, Any]:
+        """The dialect's body; in ``prompt`` schema mode the schema rides in the system prompt instead."""
+        if request.schema is None or self.schema_mode == "json_schema":
+            return super().build_body(request)
+        instruction = prompt_instruction(request.schema)
+        messages = list(request.messages)
+        if messages and messages[0].role is Role.SYSTEM:
+            text = messages[0].content.all_text()
+            messages[0] = attrs.evolve(messages[0], content=MessageContent(f"{text}\n\n{instruction}"))
+        else:
+            messages.insert(0, Message.system(instruction))
+        return super().build_body(attrs.evolve(request, messages=messages, schema=None))

@@ -25,6 +25,7 @@ from minillm.core.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    InvalidParameterError,
     MalformedResponseError,
     RateLimitError,
     ServerError,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from minillm.core.messages import Media, Message
     from minillm.core.params import CompletionParameters
     from minillm.core.sse import ServerSentEvent
+    from minillm.core.structured import OutputSchema
     from minillm.core.tools import ToolChoice, ToolDefinition
 
 __all__ = ["OpenAIDialect", "UsageOptIn", "in_band_error", "parse_openai_usage"]
@@ -294,6 +296,8 @@ class OpenAIDialect:
     - ``max_cache_breakpoints``: how many cache marks survive (the last ones); None for no limit.
     - ``sends_attribution``: send ``HTTP-Referer`` / ``X-Title`` from the generator's app attribution.
     - ``sends_routing``: send OpenRouter routing under ``provider``.
+    - ``strict_schemas``: send a reply schema in strict mode's form with ``strict: true`` (OpenAI's
+      structured outputs); otherwise the schema as it is, without ``strict``.
     """
 
     usage_opt_in: ClassVar[UsageOptIn] = "stream_options"
@@ -301,6 +305,7 @@ class OpenAIDialect:
     max_cache_breakpoints: ClassVar[int | None] = None
     sends_attribution: ClassVar[bool] = False
     sends_routing: ClassVar[bool] = False
+    strict_schemas: ClassVar[bool] = True
 
     @property
     def name(self) -> str:
@@ -352,6 +357,13 @@ class OpenAIDialect:
             routing = request.routing.to_dict()
             if routing:
                 body["provider"] = routing
+        if request.schema is not None:
+            if "response_format" in body:
+                raise InvalidParameterError(
+                    "with_schema and a response_format cannot be sent together; the schema sets the response "
+                    "format itself, so drop with_json_response()"
+                )
+            body["response_format"] = self.schema_payload(request.schema)
         return body
 
     def parse_response(self, data: Any) -> CompletionResponse:
@@ -436,6 +448,19 @@ class OpenAIDialect:
                 raise MalformedResponseError(f"response image entry has no image_url.url: {_json_preview(entry)}")
             media.append(ImageData.from_url(url))
         return tuple(media)
+
+    def schema_payload(self, schema: OutputSchema) -> dict[str, Any]:
+        """The ``response_format`` of a request with a reply schema: ``{"type": "json_schema", "json_schema":
+        {"name", "schema", "strict"}}``. With ``strict_schemas``, the schema goes in strict mode's form with
+        ``strict: true``, or as it is with ``strict: false`` when it has no strict form (a free-form map, a
+        recursive type)."""
+        if not self.strict_schemas:
+            return {"type": "json_schema", "json_schema": {"name": schema.name, "schema": schema.object_schema}}
+        strict = schema.strict_schema
+        if strict is None:
+            _log.info("the schema %r has no strict-mode form; it is sent with strict: false", schema.name)
+        inner = {"name": schema.name, "schema": schema.object_schema if strict is None else strict}
+        return {"type": "json_schema", "json_schema": {**inner, "strict": strict is not None}}
 
     def tools_payload(self, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
         """The ``tools`` array: ``{"type": "function", "function": {"name", "parameters", "description"?,
