@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from minillm.core.pretty import PrettyPrintConfig, format_conversation, pretty_messages
     from minillm.core.response import CompletionResponse
     from minillm.core.stream import StreamChunk, ToolCallDelta
+    from minillm.core.structured import OutputSchema
     from minillm.core.tools import ToolCall, ToolChoice, ToolDefinition
     from minillm.core.tree import ChatNode, ConversationBuilder
     from minillm.core.usage import CostInfo, CostResolution, TokenPrice, Usage
@@ -76,6 +77,7 @@ __all__ = [
     "CostResolution",
     "GeneratorInfo",
     "NodeCompletionParameters",
+    "OutputSchema",
     "ProviderSettings",
     "ReasoningConfig",
     "ResponseFormat",
@@ -168,6 +170,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "minillm.core.pretty": ("PrettyPrintConfig", "format_conversation", "pretty_messages"),
     "minillm.core.response": ("CompletionResponse",),
     "minillm.core.stream": ("StreamChunk", "ToolCallDelta"),
+    "minillm.core.structured": ("OutputSchema",),
     "minillm.core.tools": ("ToolCall", "ToolChoice", "ToolDefinition"),
     "minillm.core.tree": ("ChatNode", "ConversationBuilder"),
     "minillm.core.usage": ("CostInfo", "CostResolution", "TokenPrice", "Usage"),
