@@ -115,13 +115,22 @@ def _description(cls: type) -> str | None:
     return " ".join(doc.split())
 
 
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except NameError as e:
+        raise InvalidParameterError(
+            f"cannot read the type hints of {cls.__name__} ({e}); define the classes it uses at module level"
+        ) from None
+
+
 def _record_fields(cls: type) -> list[tuple[str, Any, bool, str | None]]:
     """``(name, type, required, description)`` for each field of a record class."""
     if _is_typeddict(cls):
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         required = cls.__required_keys__  # type: ignore[attr-defined]
         return [(name, tp, name in required, None) for name, tp in hints.items()]
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     out: list[tuple[str, Any, bool, str | None]] = []
     if attrs.has(cls):
         for a in attrs.fields(cls):
