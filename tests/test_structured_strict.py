@@ -34,7 +34,9 @@ from minillm.testing.structured import strict_schema_problems
 
 NAMES = st.sampled_from(["a", "b", "c", "d", "e"])
 # Keywords strict mode refuses that do not constrain a value (so a valid strict value stays valid).
-HARMLESS = st.fixed_dictionaries({}, optional={"default": st.just(0), "examples": st.just([1]), "deprecated": st.just(False)})
+HARMLESS = st.fixed_dictionaries(
+    {}, optional={"default": st.just(0), "examples": st.just([1]), "deprecated": st.just(False)}
+)
 # Keywords strict mode refuses that do constrain values (only for the rules property).
 CONSTRAINING = st.fixed_dictionaries({}, optional={"minLength": st.just(1), "uniqueItems": st.just(True)})
 
@@ -55,7 +57,9 @@ def scalar(extra: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[s
     return st.builds(lambda b, e: {**b, **e}, base, extra)
 
 
-def compound(children: st.SearchStrategy[dict[str, Any]], extra: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+def compound(
+    children: st.SearchStrategy[dict[str, Any]], extra: st.SearchStrategy[dict[str, Any]]
+) -> st.SearchStrategy[dict[str, Any]]:
     def obj(props: dict[str, Any], required: list[str], closed: bool, e: dict[str, Any]) -> dict[str, Any]:
         out = {"type": "object", "properties": props, "required": [r for r in required if r in props], **e}
         if closed:
@@ -63,7 +67,11 @@ def compound(children: st.SearchStrategy[dict[str, Any]], extra: st.SearchStrate
         return out
 
     objects = st.builds(
-        obj, st.dictionaries(NAMES, children, min_size=1, max_size=3), st.lists(NAMES, unique=True), st.booleans(), extra
+        obj,
+        st.dictionaries(NAMES, children, min_size=1, max_size=3),
+        st.lists(NAMES, unique=True),
+        st.booleans(),
+        extra,
     )
     arrays = st.builds(lambda item, e: {"type": "array", "items": item, **e}, children, extra)
     # anyOf branches of different kinds: an object, an array and a scalar.
@@ -82,14 +90,20 @@ def schemas(extra: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[
     inner = st.recursive(scalar(extra), lambda c: compound(c, extra), max_leaves=6)
 
     def root(props: dict[str, Any], required: list[str], shared: dict[str, Any], use_ref: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "object", "properties": dict(props), "required": [r for r in required if r in props]}
+        out: dict[str, Any] = {
+            "type": "object",
+            "properties": dict(props),
+            "required": [r for r in required if r in props],
+        }
         if use_ref:
             out["$defs"] = {"Shared": shared}
             out["properties"]["ref"] = {"$ref": "#/$defs/Shared"}
         return out
 
     shared = compound(inner, extra).filter(lambda s: s.get("type") == "object")
-    return st.builds(root, st.dictionaries(NAMES, inner, min_size=1, max_size=4), st.lists(NAMES, unique=True), shared, st.booleans())
+    return st.builds(
+        root, st.dictionaries(NAMES, inner, min_size=1, max_size=4), st.lists(NAMES, unique=True), shared, st.booleans()
+    )
 
 
 def values_for(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -133,7 +147,9 @@ def test_the_transform_keeps_openais_strict_rules(schema: dict[str, Any]) -> Non
 
 @PROPERTY_SETTINGS
 @given(st.data(), schemas(HARMLESS))
-def test_a_value_valid_for_the_strict_schema_maps_back_to_a_valid_original(data: st.DataObject, schema: dict[str, Any]) -> None:
+def test_a_value_valid_for_the_strict_schema_maps_back_to_a_valid_original(
+    data: st.DataObject, schema: dict[str, Any]
+) -> None:
     strict = to_strict(schema)
     assert strict is not None
     value = data.draw(values_for(strict))

@@ -76,7 +76,9 @@ def generator(server: MockLLMServer, wire: str) -> GeneratorInfo:
     if wire == "openrouter":
         return GeneratorInfo.openrouter("openai/gpt-4o").with_api_key("test").with_base_url(server.openrouter_base_url)
     if wire == "anthropic":
-        return GeneratorInfo.anthropic("claude-sonnet-4-5").with_api_key("test").with_base_url(server.anthropic_base_url)
+        return (
+            GeneratorInfo.anthropic("claude-sonnet-4-5").with_api_key("test").with_base_url(server.anthropic_base_url)
+        )
     return GeneratorInfo.custom("local", server.openai_base_url, "llama")
 
 
@@ -86,7 +88,9 @@ def city_and_days(value: Any) -> tuple[str, int]:
     return value.city, value.days
 
 
-def complete_streamed(api: API, node: ChatNode, gen: GeneratorInfo, params: NodeCompletionParameters) -> tuple[list[Any], ChatNode]:
+def complete_streamed(
+    api: API, node: ChatNode, gen: GeneratorInfo, params: NodeCompletionParameters
+) -> tuple[list[Any], ChatNode]:
     """Stream with ``partial()``, then keep the reply with ``append_response(stream.response, params)``."""
     if api.mode == "sync":
         with node.complete_streaming(gen, params, client=api.sync_client) as stream:
@@ -209,7 +213,8 @@ def test_complete_costed_counts_every_request(api: API, llm_server: MockLLMServe
     gen = generator(llm_server, "openai")
     params = NodeCompletionParameters(retry=0).with_schema(TripAttrs)
     llm_server.enqueue(
-        Reply.text('{"city": "Paris", "days": "x"}', usage=(10, 5)), Reply.text('{"city": "Paris", "days": 1}', usage=(30, 7))
+        Reply.text('{"city": "Paris", "days": "x"}', usage=(10, 5)),
+        Reply.text('{"city": "Paris", "days": 1}', usage=(30, 7)),
     )
     reply, cost = api.complete_costed(ChatNode.user("Paris?"), gen, params)
     assert reply.parsed == TripAttrs("Paris", 1)
@@ -325,7 +330,9 @@ def test_the_test_server_refuses_a_strict_schema_that_breaks_the_rules(llm_serve
     gen = generator(llm_server, "openai")
     bad = {"type": "json_schema", "json_schema": {"name": "x", "strict": True, "schema": {"type": "object"}}}
     llm_server.enqueue(Reply.json({}))
-    params = NodeCompletionParameters(retry=0, params=CompletionParameters(max_tokens=5).with_extra("response_format", bad))
+    params = NodeCompletionParameters(
+        retry=0, params=CompletionParameters(max_tokens=5).with_extra("response_format", bad)
+    )
     with pytest.raises(BadRequestError, match="Invalid schema for response_format 'x'"):
         ChatNode.user("x").complete(gen, params)
 

@@ -132,11 +132,14 @@ class JSONReply(Reply):
                 name = request.json["response_format"]["json_schema"].get("name", "")
                 message = f"Invalid schema for response_format '{name}': {problems[0]}"
                 return Reply.error(400, message).render(request, sequence=sequence)
-        timing = {"delay": self.delay, "headers": self.headers, "drop_after_bytes": self.drop_after_bytes}
+        reply = TextReply(
+            content=text,
+            chunk_size=self.chunk_size,
+            delay=self.delay,
+            headers=self.headers,
+            drop_after_bytes=self.drop_after_bytes,
+        )
         if found is not None and found[0] == "tool":
             tool_name = request.json["tool_choice"]["name"]
-            calls = [(f"toolu_{sequence:04d}", tool_name, text)]
-            reply = TextReply(tool_calls=calls, chunk_size=self.chunk_size, **timing)
-        else:
-            reply = TextReply(content=text, chunk_size=self.chunk_size, **timing)
+            reply = attrs.evolve(reply, content="", tool_calls=[(f"toolu_{sequence:04d}", tool_name, text)])
         return reply.render(request, sequence=sequence)

@@ -47,12 +47,11 @@ class OutputSchema:
             return source
         name, schema, validate = schema_and_validator(source)
         wrapped = schema.get("type") != "object" and "properties" not in schema and "$ref" not in schema
+        obj: dict[str, Any] = schema
         if wrapped:
-            defs = {k: schema[k] for k in ("$defs", "definitions") if k in schema}
+            defs: dict[str, Any] = {k: schema[k] for k in ("$defs", "definitions") if k in schema}
             inner = {k: v for k, v in schema.items() if k not in defs}
             obj = {"type": "object", "properties": {_WRAP_KEY: inner}, "required": [_WRAP_KEY], **defs}
-        else:
-            obj = schema
         return cls(name, source, schema, obj, to_strict(obj), wrapped, validate)
 
     @property
@@ -120,19 +119,13 @@ def judge(schema: OutputSchema, text: str) -> Verdict:
 def correction(errors: tuple[str, ...] | list[str]) -> str:
     """The user message a re-ask sends: the validation errors (path and message), then what to do."""
     lines = "\n".join(f"- {e}" for e in errors)
-    return (
-        "Your reply did not match the required JSON schema:\n"
-        f"{lines}\n"
-        "Reply again with only the corrected JSON."
-    )
+    return f"Your reply did not match the required JSON schema:\n{lines}\nReply again with only the corrected JSON."
 
 
 def prompt_instruction(schema: OutputSchema) -> str:
     """The system-prompt text that asks for the schema on a wire that cannot constrain the reply."""
     shown = json.dumps(schema.object_schema, ensure_ascii=False, separators=(",", ":"))
-    return (
-        "Reply with only a JSON value, no prose and no code fence, that matches this JSON Schema:\n" + shown
-    )
+    return "Reply with only a JSON value, no prose and no code fence, that matches this JSON Schema:\n" + shown
 
 
 class PartialValues:

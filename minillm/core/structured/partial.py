@@ -102,13 +102,15 @@ class PartialJSON:
                 continue
             if c in "{[":
                 if self._state != _VALUE and self._stack:
-                    return self._defect()
+                    self._repairing = True
+                    return
                 self._stack.append(c)
                 self._state = _KEY if c == "{" else _VALUE
                 self._mark(i + 1)
             elif c in "}]":
                 if not self._stack or _CLOSE[self._stack[-1]] != c or self._state in (_AFTER_KEY,):
-                    return self._defect()
+                    self._repairing = True
+                    return
                 self._stack.pop()
                 self._state = _AFTER_VALUE
                 self._mark(i + 1)
@@ -116,21 +118,25 @@ class PartialJSON:
                     return  # the value is complete; anything after it is ignored
             elif c == ",":
                 if self._state != _AFTER_VALUE:
-                    return self._defect()
+                    self._repairing = True
+                    return
                 self._state = _KEY if self._stack[-1] == "{" else _VALUE
             elif c == ":":
                 if self._state != _AFTER_KEY:
-                    return self._defect()
+                    self._repairing = True
+                    return
                 self._state = _VALUE
             elif c == '"':
                 self._in_key = self._state == _KEY
                 if self._state not in (_KEY, _VALUE):
-                    return self._defect()
+                    self._repairing = True
+                    return
                 self._state = _STRING
             elif self._state == _VALUE:
                 self._state = _SCALAR
             else:
-                return self._defect()
+                self._repairing = True
+                return
             i += 1
 
     def _end_scalar(self, i: int) -> None:
@@ -140,9 +146,6 @@ class PartialJSON:
     def _mark(self, i: int) -> None:
         self._cut = i
         self._cut_stack = tuple(self._stack)
-
-    def _defect(self) -> None:
-        self._repairing = True
 
     def _value(self, text: str) -> Any:
         if self._repairing:

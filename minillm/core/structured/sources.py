@@ -55,8 +55,10 @@ def describe_source(source: object) -> str:
 
 
 def _is_pydantic_model(source: object) -> bool:
-    return isinstance(source, type) and callable(getattr(source, "model_json_schema", None)) and callable(
-        getattr(source, "model_validate", None)
+    return (
+        isinstance(source, type)
+        and callable(getattr(source, "model_json_schema", None))
+        and callable(getattr(source, "model_validate", None))
     )
 
 
@@ -184,7 +186,9 @@ def _type_schema(tp: Any, defs: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {"anyOf": [_type_schema(a, defs) for a in args]}
     if origin is typing.Annotated:
         return _type_schema(args[0], defs)
-    if origin in (list, set, frozenset, Sequence, typing.Sequence) or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
+    if origin in (list, set, frozenset, Sequence, typing.Sequence) or (
+        origin is tuple and len(args) == 2 and args[1] is Ellipsis
+    ):
         item = args[0] if args else Any
         return {"type": "array", "items": _type_schema(item, defs)}
     if origin is tuple and args:

@@ -72,7 +72,9 @@ def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:
     return node
 
 
-def _flatten(node: Mapping[str, Any], root: Mapping[str, Any], refs: tuple[str, ...]) -> tuple[dict[str, Any], tuple[str, ...]]:
+def _flatten(
+    node: Mapping[str, Any], root: Mapping[str, Any], refs: tuple[str, ...]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     """``node`` with its ``$ref`` and single ``allOf`` merged in (the node's own keywords win)."""
     out = dict(node)
     while True:
@@ -89,7 +91,9 @@ def _flatten(node: Mapping[str, Any], root: Mapping[str, Any], refs: tuple[str, 
             return out, refs
 
 
-def _node(node: Mapping[str, Any], root: Mapping[str, Any], refs: tuple[str, ...], depth: int, counts: dict[str, int]) -> dict[str, Any]:
+def _node(
+    node: Mapping[str, Any], root: Mapping[str, Any], refs: tuple[str, ...], depth: int, counts: dict[str, int]
+) -> dict[str, Any]:
     if depth > _MAX_DEPTH or not isinstance(node, Mapping):
         raise _NoStrictForm
     flat, refs = _flatten(node, root, refs)
@@ -129,7 +133,9 @@ def _node(node: Mapping[str, Any], root: Mapping[str, Any], refs: tuple[str, ...
     return out
 
 
-def _object(out: dict[str, Any], root: Mapping[str, Any], refs: tuple[str, ...], depth: int, counts: dict[str, int]) -> None:
+def _object(
+    out: dict[str, Any], root: Mapping[str, Any], refs: tuple[str, ...], depth: int, counts: dict[str, int]
+) -> None:
     properties = out.get("properties")
     extra = out.get("additionalProperties")
     if not isinstance(properties, Mapping) or not properties or (extra is not None and extra is not False):
