@@ -188,3 +188,31 @@ def test_partial_values_read_the_forced_tool_arguments() -> None:
         {"name": "Ro"}
     ]
     assert reader.feed(StreamChunk(delta="ignored prose")) == []
+
+
+@attrs.define
+class TreeNode:
+    name: str
+    children: list[TreeNode] = attrs.Factory(list)
+
+
+def test_a_recursive_class_has_no_strict_form_but_validates_at_every_depth() -> None:
+    schema = OutputSchema.of(TreeNode)
+    assert schema.strict_schema is None
+    assert schema.json_schema["$defs"]["TreeNode"]["properties"]["children"]["items"] == {"$ref": "#/$defs/TreeNode"}
+    deep = '{"name": "a", "children": [{"name": "b", "children": [{"name": 3}]}]}'
+    assert judge(schema, deep).errors == ("$.children[0].children[0].name: expected a string, got a number",)
+    assert judge(schema, '{"name": "a", "children": [{"name": "b"}]}').value == TreeNode("a", [TreeNode("b")])
+
+
+def test_classes_whose_hints_cannot_be_read_are_refused_clearly() -> None:
+    @attrs.define
+    class Inner:
+        x: int
+
+    @attrs.define
+    class Outer:
+        inner: Inner
+
+    with pytest.raises(InvalidParameterError, match="define the classes it uses at module level"):
+        OutputSchema.of(Outer)

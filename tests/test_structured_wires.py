@@ -366,3 +366,23 @@ def test_every_body_with_a_schema_is_a_valid_openai_request(
     errors = [e.message for e in openai_request_schema.iter_errors(body)]
     assert errors == []
     assert body["response_format"]["json_schema"]["strict"] is True
+
+
+def test_native_anthropic_mode_refuses_a_schema_without_a_strict_form(llm_server: MockLLMServer) -> None:
+    @attrs.define
+    class Scores:
+        by_name: dict[str, int]
+
+    gen = generator(llm_server, "anthropic").with_schema_mode("native")
+    with pytest.raises(InvalidParameterError, match="with_schema_mode"):
+        ChatNode.user("x").complete(gen, NodeCompletionParameters().with_schema(Scores))
+    assert llm_server.requests == []
+
+
+def test_prompt_mode_adds_a_system_message_when_the_thread_has_none(llm_server: MockLLMServer) -> None:
+    gen = generator(llm_server, "custom").with_schema_mode("prompt")
+    llm_server.enqueue(Reply.json({"city": "Kyiv", "days": 5}))
+    ChatNode.user("Kyiv?").complete(gen, NodeCompletionParameters().with_schema(TripAttrs))
+    messages = llm_server.last_request.json["messages"]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[0]["content"].startswith("Reply with only a JSON value")
