@@ -123,6 +123,11 @@ def test_sources_that_are_not_schemas_are_refused() -> None:
         NodeCompletionParameters().with_schema(Route, max_reasks=-1)
 
 
+def test_a_reply_that_is_not_an_object_says_so() -> None:
+    assert judge(OutputSchema.of(Stop), "[1, 2]").errors == ("$: expected an object, got an array",)
+    assert judge(OutputSchema.of(Stop), "null").errors == ("$: expected an object, got null",)
+
+
 def test_replies_go_through_the_json_repair() -> None:
     schema = OutputSchema.of(Stop)
     assert judge(schema, "Here you go: {'name': 'A',}").value == Stop("A")

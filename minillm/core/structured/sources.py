@@ -321,6 +321,8 @@ def _cattrs_validator(cls: type) -> Validator:
         return cattrs.v.format_exception(exc, type_)
 
     def validate(value: Any) -> tuple[Any, list[str]]:
+        if not isinstance(value, dict):
+            return value, [f"$: expected an object, got {_json_kind(value)}"]
         try:
             return converter.structure(value, cls), []
         except Exception as e:

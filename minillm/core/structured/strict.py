@@ -195,8 +195,8 @@ def accepts_null(schema: Any, root: Mapping[str, Any]) -> bool:
 
 def restore(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None = None) -> Any:
     """``value`` (valid for the strict form of ``schema``) with the nulls of optional properties that
-    ``schema`` does not let be null removed, at every depth. Works on a copy; iterative over the value's
-    depth only as far as the schema goes."""
+    ``schema`` does not let be null removed, at every depth the schema describes. Works on a copy. It recurses
+    once per level of the value, which the JSON parser bounds (512 levels)."""
     root = schema if root is None else root
     try:
         flat, _ = _flatten(schema, root, ())
