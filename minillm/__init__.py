@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from minillm.core.pretty import PrettyPrintConfig, format_conversation, pretty_messages
     from minillm.core.response import CompletionResponse
     from minillm.core.stream import StreamChunk, ToolCallDelta
+    from minillm.core.structured import OutputSchema
     from minillm.core.tokens import TokenCount, TokenCountMethod
     from minillm.core.tools import ToolCall, ToolChoice, ToolDefinition
     from minillm.core.tree import ChatNode, ConversationBuilder
@@ -102,6 +103,7 @@ __all__ = [
     "MiniLLMError",
     "NoJSONFoundError",
     "NodeCompletionParameters",
+    "OutputSchema",
     "PrettyPrintConfig",
     "ProviderError",
     "ProviderSettings",
@@ -177,6 +179,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "minillm.core.response": ("CompletionResponse",),
     "minillm.core.stream": ("StreamChunk", "ToolCallDelta"),
     "minillm.core.tokens": ("TokenCount", "TokenCountMethod"),
+    "minillm.core.structured": ("OutputSchema",),
     "minillm.core.tools": ("ToolCall", "ToolChoice", "ToolDefinition"),
     "minillm.core.tree": ("ChatNode", "ConversationBuilder"),
     "minillm.core.usage": ("CostInfo", "CostResolution", "TokenPrice", "Usage"),

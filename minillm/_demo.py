@@ -3,7 +3,7 @@
 It starts ``minillm.testing``'s ``MockLLMServer`` on a free loopback port, points an OpenRouter generator at
 it, and runs each capability once over real HTTP, printing what it does: a branching conversation tree,
 streaming, template kwargs, JSON repair, cost tracking (an estimate before a call, the actual after it, a
-budget), a retry after a 429, and saving and loading a thread.
+budget), a retry after a 429, saving and loading a thread, and structured output with a re-ask.
 The server answers with scripted replies where a step needs a particular shape (a 429, broken JSON, usage
 with a cost) and otherwise with a small responder that writes plausible travel-guide answers.
 """
@@ -16,6 +16,8 @@ import tempfile
 import textwrap
 import time
 from typing import TextIO
+
+import attrs
 
 from minillm.core.budget import Budget
 from minillm.core.errors import BudgetExceededError, MaxRetriesExceededError, RateLimitError
@@ -37,6 +39,7 @@ SECTIONS = (
     "5. Cost tracking",
     "6. A retry after a 429",
     "7. Saving and loading a thread",
+    "8. Structured output, with a re-ask",
 )
 """The headings the demo prints, in order."""
 
@@ -317,9 +320,37 @@ def _save_load(t: _Tour) -> None:
         t.write(f"the conversation goes on: {reply.text!r}")
 
 
+@attrs.define
+class _Day:
+    day: int
+    see: str
+
+
+@attrs.define
+class _Plan:
+    city: str
+    days: list[_Day]
+
+
+def _structured(t: _Tour) -> None:
+    t.write("with_schema asks for a typed value: the reply is validated, and an invalid one is asked again,")
+    t.write("the failed reply and the correction staying in the tree as a branch.", indent=2)
+    t.code("@attrs.define class Plan: city: str; days: list[Day]")
+    t.code("reply = user.complete(gen, NodeCompletionParameters().with_schema(Plan))")
+    user = ChatNode.root("You plan trips.").add_user("Plan two days in Porto.")
+    bad = {"city": "Porto", "days": [{"day": "one", "see": "Ribeira"}]}
+    good = {"city": "Porto", "days": [{"day": 1, "see": "Ribeira"}, {"day": 2, "see": "Livraria Lello"}]}
+    t.server.enqueue(Reply.json(bad), Reply.json(good))
+    reply = user.complete(t.gen, NodeCompletionParameters().with_schema(_Plan), client=t.client)
+    for line in _draw(user):
+        t.write(line, indent=4, wrap=False)
+    t.write(f"errors sent back: {user.children[0].metadata['schema_errors']}")
+    t.write(f"reply.parsed -> {reply.parsed!r}")
+
+
 def run_demo(out: TextIO) -> int:
     """Run every step of the tour, printing to ``out``; return the exit status (0)."""
-    steps = (_tree, _streaming, _templates, _json_repair, _costs, _retry, _save_load)
+    steps = (_tree, _streaming, _templates, _json_repair, _costs, _retry, _save_load, _structured)
     started = time.monotonic()
     with MockLLMServer() as server, SyncClient() as client:
         server.set_responder(_responder)

@@ -32,6 +32,7 @@ HEADER = (
 SUBSTITUTIONS: list[tuple[str, str]] = [
     # The exported names, kept sorted (before the names in them are replaced one by one).
     (r'^__all__ = \["AsyncClient", "AsyncCompletionStream"\]$', '__all__ = ["CompletionStream", "SyncClient"]'),
+    (r"^from collections\.abc import AsyncIterator, Awaitable, ", "from collections.abc import "),
     # Syntax.
     (r"\basync def\b", "def"),
     (r"\basync for\b", "for"),
@@ -45,6 +46,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     # Types.
     (r"\bAwaitable\[(\w+)\]", r"\1"),
     (r"\bAwaitable, ", ""),
+    (r"\bAsyncIterator\b", "Iterator"),
     (r"\b(httpx2?)\.AsyncClient\b", r"\1.Client"),
     (r"\bAsyncClient\b", "SyncClient"),
     (r"\bAsyncCompletionStream\b", "CompletionStream"),
@@ -59,6 +61,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\bacomplete_costed\b", "complete_costed"),
     (r"\baensure_cached\b", "ensure_cached"),
     (r"\bacost\b", "cost"),
+    (r"\bapartial\b", "partial"),
     (r"\basend_request\b", "send_request"),
     # The twin helpers of minillm/transport/_concurrency.py.
     (r"\basleep\b", "sleep"),

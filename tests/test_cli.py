@@ -479,6 +479,7 @@ def test_demo_runs_offline_and_prints_every_section(capsys: pytest.CaptureFixtur
         "== 5. Cost tracking ==",
         "== 6. A retry after a 429 ==",
         "== 7. Saving and loading a thread ==",
+        "== 8. Structured output, with a re-ask ==",
     ]
     positions = [out.index(h) for h in headings]
     assert positions == sorted(positions)
@@ -491,7 +492,9 @@ def test_demo_runs_offline_and_prints_every_section(capsys: pytest.CaptureFixtur
     assert "RESOLVED" in out and "UNPRICED" in out
     assert "the server saw 2 requests for one completion" in out
     assert "the same as saved: True" in out
-    assert "Done: 7 steps" in out
+    assert "errors sent back: ['$.days[0].day: expected an integer, got a string']" in out
+    assert "reply.parsed -> _Plan(city='Porto'" in out
+    assert "Done: 8 steps" in out
 
 
 # ----- the real command, in a subprocess -----------------------------------------------------------------

@@ -48,6 +48,7 @@ PUBLIC_NAMES = [
     "MiniLLMError",
     "NoJSONFoundError",
     "NodeCompletionParameters",
+    "OutputSchema",
     "PrettyPrintConfig",
     "ProviderError",
     "ProviderSettings",

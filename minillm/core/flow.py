@@ -25,6 +25,8 @@ from minillm.core.params import CompletionParameters, NodeCompletionParameters
 from minillm.core.providers.base import SupportsCostLookup, WireRequest
 from minillm.core.retry import RetryPolicy
 from minillm.core.stream import StreamParser
+from minillm.core.structured import PartialValues, reply_text
+from minillm.core.structured.outcome import repaired
 from minillm.core.usage import CostInfo, cost_info_from_usage, unknown_cost
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ __all__ = [
     "effective_params",
     "merge_extras",
     "postprocess",
+    "structured_reply",
 ]
 
 
@@ -161,6 +164,7 @@ class CompletionCall:
             stream=self.stream,
             include_usage=self.include_usage,
             routing=self.params.openrouter_routing,
+            schema=self.params.schema,
         )
 
     def request(self) -> HTTPRequest:
@@ -211,12 +215,22 @@ class CompletionCall:
         A reply that only calls tools (no text) is taken as it is: it is not empty and holds no JSON to parse.
         Nor is a refusal (even one without text): it is the model's answer, recorded on the node, and asking
         again would only repeat it.
+
+        With a schema the reply is never rejected here (the tree validates it and re-asks, so transport
+        retries never multiply re-asks): its JSON, the content or the forced tool's input, is repaired when it
+        can be and kept as the node's text.
         """
+        if self.params.schema is not None and response.refusal is None:
+            return structured_reply(self.node, response, self.params)
         if response.refusal is not None or (response.tool_calls and not response.content.strip()):
             text = response.content
         else:
             text = postprocess(response.content, self.params)
         return self.node._add_response(response, text, register=self.params.add_child)
+
+    def partial_values(self) -> PartialValues:
+        """A reader of this call's stream chunks into partial JSON values (``stream.partial()``)."""
+        return PartialValues(self.params.schema)
 
     def cost_lookup(self, response: CompletionResponse) -> CostLookup | None:
         """The out-of-band cost query for a reply without usage, when the wire has one (OpenRouter)."""
@@ -246,6 +260,21 @@ class CompletionCall:
             price_source=None if quote is None else quote.source,
             price_date=None if quote is None else quote.date,
         )
+
+
+def structured_reply(
+    node: ChatNode, response: CompletionResponse, params: NodeCompletionParameters, *, register: bool | None = None
+) -> ChatNode:
+    """The assistant node for a reply to a request with a schema: its JSON text (the forced tool's input when
+    the wire answered through the tool, with ``force_prepend`` put back), repaired when it can be."""
+    assert params.schema is not None
+    text, calls = reply_text(response, params.schema)
+    prefix = params.force_prepend
+    if prefix and not text.startswith(prefix):
+        text = prefix + text
+    if calls != tuple(response.tool_calls or ()):
+        response = attrs.evolve(response, tool_calls=calls)
+    return node._add_response(response, repaired(text), register=params.add_child if register is None else register)
 
 
 def _document_type(headers: Mapping[str, str]) -> str | None:

@@ -244,6 +244,18 @@ class GeneratorInfo:
         """Speak another wire dialect at the same address."""
         return attrs.evolve(self, provider=provider)
 
+    def with_schema_mode(self, mode: str) -> GeneratorInfo:
+        """How this generator's wire asks for a reply schema (``with_schema``): ``"json_schema"`` or
+        ``"prompt"`` on ``custom`` servers, ``"tool"`` or ``"native"`` on Anthropic. Other wires have one way."""
+        kind: Any = type(self.provider)
+        if not attrs.has(kind) or "schema_mode" not in attrs.fields_dict(kind):
+            raise InvalidParameterError(
+                f"the {self.provider.name} wire has a single way to send a reply schema; with_schema_mode applies "
+                "to custom servers ('json_schema' or 'prompt') and Anthropic ('tool' or 'native')"
+            )
+        provider: Any = self.provider
+        return attrs.evolve(self, provider=attrs.evolve(provider, schema_mode=mode))
+
     def with_header(self, name: str, value: str) -> GeneratorInfo:
         """Add a header to every request (sent last, so it overrides one of the same name)."""
         return attrs.evolve(self, custom_headers=(*self.custom_headers, (name, value)))

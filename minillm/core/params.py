@@ -17,6 +17,7 @@ import attrs
 from minillm.core import _validators as _v
 from minillm.core.budget import Budget
 from minillm.core.errors import InvalidParameterError
+from minillm.core.structured import OutputSchema
 from minillm.core.tools import ToolChoice, ToolDefinition, to_tool_definitions
 from minillm.core.usage import CostInfo, TokenPrice
 
@@ -439,6 +440,8 @@ class NodeCompletionParameters:
         default=None, validator=_v.optional_instance(ProviderSettings)
     )
     budget: Budget | None = attrs.field(default=None, validator=_v.optional_instance(Budget), eq=False)
+    schema: OutputSchema | None = attrs.field(default=None, validator=_v.optional_instance(OutputSchema))
+    max_reasks: int = attrs.field(default=2, validator=_v.int_at_least(0, optional=False))
 
     # Builders -----------------------------------------------------------------------------------------
 
@@ -536,3 +539,15 @@ class NodeCompletionParameters:
     def with_openrouter_routing(self, settings: ProviderSettings | None) -> NodeCompletionParameters:
         """OpenRouter routing preferences, sent (as ``provider``) only on the OpenRouter wire."""
         return attrs.evolve(self, openrouter_routing=settings)
+
+    def with_schema(self, schema: object, *, max_reasks: int = 2) -> NodeCompletionParameters:
+        """Ask for a reply that matches ``schema`` and validate it: a JSON Schema dict, a dataclass, an attrs
+        class, a TypedDict or a pydantic v2 model (``None`` removes it).
+
+        The reply node's ``parsed`` holds the validated value (an instance of the class, or the JSON value for
+        a dict schema). A reply that does not validate is answered with its errors, up to ``max_reasks``
+        times, each re-ask a branch of the tree; then ``SchemaValidationError``. A dict schema needs the
+        ``jsonschema`` package (``pip install 'minillm-sdk[schema]'``).
+        """
+        prepared = None if schema is None else OutputSchema.of(schema)
+        return attrs.evolve(self, schema=prepared, max_reasks=max_reasks)

@@ -21,6 +21,7 @@ from minillm.core import seam
 from minillm.core.errors import InvalidParameterError
 from minillm.core.messages import Message, MessageContent, Role, merge_contiguous
 from minillm.core.spending import CostMethods, aguarded, guarded
+from minillm.core.structured import reask as _reask
 from minillm.core.templates import apply_kwargs
 from minillm.core.tools import ToolCall
 
@@ -49,7 +50,7 @@ class ChatNode(CostMethods):
     child, so calls chain. ``thread()`` is the conversation from the root down to this node.
     """
 
-    __slots__ = ("_cache", "_children", "_format_kwargs", "_id", "_message", "_metadata", "_parent", "_tree")
+    __slots__ = ("_cache", "_children", "_format_kwargs", "_id", "_message", "_metadata", "_parent", "_parsed", "_tree")
 
     def __init__(self, message: Message) -> None:
         if not isinstance(message, Message):
@@ -64,6 +65,7 @@ class ChatNode(CostMethods):
         self._format_kwargs: dict[str, str] = {}
         self._cache = message.cache_breakpoint
         self._tree = _Tree()
+        self._parsed: Any = None
 
     # ----- construction ------------------------------------------------------------------------------
 
@@ -133,9 +135,13 @@ class ChatNode(CostMethods):
         self._children.append(child)
         return child
 
-    def append_response(self, response: CompletionResponse) -> ChatNode:
-        """Add the assistant reply ``response`` (for instance a finished stream's) as a new child."""
-        return self._add_response(response, response.content, register=True)
+    def append_response(self, response: CompletionResponse, params: NodeCompletionParameters | None = None) -> ChatNode:
+        """Add the assistant reply ``response`` (for instance a finished stream's) as a new child. With the
+        request's ``params`` holding a schema, the reply is validated: ``parsed`` is set, or the reply stays in
+        the tree and ``SchemaValidationError`` is raised (its ``node.reask(...)`` asks again)."""
+        if params is None or params.schema is None:
+            return self._add_response(response, response.content, register=True)
+        return _reask.append_structured(self, response, params)
 
     def _add_response(self, response: CompletionResponse, text: str, *, register: bool) -> ChatNode:
         """The assistant node for a response: registered, or a phantom that only knows its parent."""
@@ -184,6 +190,12 @@ class ChatNode(CostMethods):
     @property
     def content(self) -> MessageContent:
         return self._message.content
+
+    @property
+    def parsed(self) -> Any:
+        """The validated value of a reply to a request with a schema (``with_schema``): an instance of the
+        schema's class, or the JSON value for a dict schema; None without a schema (or in a loaded thread)."""
+        return self._parsed
 
     @property
     def tool_calls(self) -> list[ToolCall] | None:
@@ -363,10 +375,12 @@ class ChatNode(CostMethods):
     ) -> ChatNode:
         """Ask ``generator`` to continue the thread ending here; return the new assistant node.
 
-        Retries, post-processing and the cost callback follow ``params``. Blocking; safe inside a running
-        event loop (a notebook). ``client`` defaults to the process's shared ``SyncClient``.
+        Retries, post-processing, re-asks (``with_schema``) and the cost callback follow ``params``. Blocking;
+        safe inside a running event loop (a notebook). ``client`` defaults to the process's shared ``SyncClient``.
         """
-        return guarded(self, generator, params, client, lambda g, p: seam.sync_client(client).complete(self, g, p))
+        return guarded(
+            self, generator, params, client, lambda g, p: _reask.complete(seam.sync_client(client), self, g, p)
+        )
 
     async def acomplete(
         self,
@@ -377,7 +391,7 @@ class ChatNode(CostMethods):
     ) -> ChatNode:
         """``complete``, awaited. ``client`` defaults to the running loop's shared ``AsyncClient``."""
         return await aguarded(
-            self, generator, params, client, lambda g, p: seam.async_client(client).acomplete(self, g, p)
+            self, generator, params, client, lambda g, p: _reask.acomplete(seam.async_client(client), self, g, p)
         )
 
     def chat(
@@ -460,8 +474,8 @@ class ChatNode(CostMethods):
         *,
         client: SyncCompletionClient | None = None,
     ) -> tuple[ChatNode, CostInfo]:
-        """``complete``, also returning what it cost (``resolution`` tells a real price from an unknown one)."""
-        send = lambda g, p: seam.sync_client(client).complete_costed(self, g, p)  # noqa: E731
+        """``complete``, also returning what it cost, re-asks included (``resolution`` tells a real price)."""
+        send = lambda g, p: _reask.complete_costed(seam.sync_client(client), self, g, p)  # noqa: E731
         return guarded(self, generator, params, client, send, wants_cost=True, cost_of=lambda r: r[1])
 
     async def acomplete_costed(
@@ -472,8 +486,29 @@ class ChatNode(CostMethods):
         client: AsyncCompletionClient | None = None,
     ) -> tuple[ChatNode, CostInfo]:
         """``complete_costed``, awaited."""
-        send = lambda g, p: seam.async_client(client).acomplete_costed(self, g, p)  # noqa: E731
+        send = lambda g, p: _reask.acomplete_costed(seam.async_client(client), self, g, p)  # noqa: E731
         return await aguarded(self, generator, params, client, send, wants_cost=True, cost_of=lambda r: r[1])
+
+    def reask(
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters,
+        *,
+        client: SyncCompletionClient | None = None,
+    ) -> ChatNode:
+        """Ask again after this reply failed its schema (``SchemaValidationError.node``): its errors go under it
+        as a user message, completed like ``complete`` (with up to ``params.max_reasks`` further re-asks)."""
+        return _reask.correction_node(self, params).complete(generator, params, client=client)
+
+    async def areask(
+        self,
+        generator: GeneratorInfo,
+        params: NodeCompletionParameters,
+        *,
+        client: AsyncCompletionClient | None = None,
+    ) -> ChatNode:
+        """``reask``, awaited."""
+        return await _reask.correction_node(self, params).acomplete(generator, params, client=client)
 
     # ----- cache marks -------------------------------------------------------------------------------
 
@@ -644,6 +679,7 @@ def _copy_node(src: ChatNode, tree: _Tree) -> ChatNode:
     node._metadata = dict(src._metadata)
     node._format_kwargs = dict(src._format_kwargs)
     node._cache = src._cache
+    node._parsed = src._parsed
     return node
 
 

@@ -21,11 +21,13 @@ from minillm.testing.replies import (
     Wire,
 )
 from minillm.testing.server import MockLLMServer, Responder
+from minillm.testing.structured import JSONReply
 
 __all__ = [
     "DEFAULT_MODELS",
     "ErrorReply",
     "InBandError",
+    "JSONReply",
     "LargeReply",
     "MockLLMServer",
     "RawReply",

@@ -354,6 +354,15 @@ class Reply(abc.ABC):
         return RawReply(status=status, body=data, content_type=content_type, headers=headers, delay=delay)
 
     @classmethod
+    def json(cls, value: Any, *, chunk_size: int = 8, delay: float = 0.0) -> Reply:
+        """A reply whose JSON is ``value``, shaped for the request's schema: the text, or the input of an
+        Anthropic forced tool; a strict schema that breaks OpenAI's rules gets OpenAI's 400 (see
+        ``minillm.testing.structured``). A str is sent as it is (broken JSON, prose)."""
+        from minillm.testing.structured import JSONReply
+
+        return JSONReply(value=value, chunk_size=chunk_size, delay=delay)
+
+    @classmethod
     def silent(cls) -> SilentReply:
         """Read the request and never answer; the connection stays open until the server stops."""
         return SilentReply()

@@ -9,9 +9,9 @@ the twin helpers of ``_concurrency``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
@@ -372,6 +372,14 @@ class AsyncCompletionStream:
     def text(self) -> str:
         """The text received so far."""
         return self._parser.partial_text
+
+    async def apartial(self) -> AsyncIterator[Any]:
+        """Read the stream to its end, yielding the reply's JSON value each time it grows (plain JSON values;
+        ``append_response(stream.response, params)`` validates the whole reply)."""
+        values = self._call.partial_values()
+        async for chunk in self:
+            for value in values.feed(chunk):
+                yield value
 
     async def acost(self) -> CostInfo:
         """What this stream's completion cost, finished or closed early: from its usage, else looked up out

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
@@ -374,6 +374,14 @@ class CompletionStream:
     def text(self) -> str:
         """The text received so far."""
         return self._parser.partial_text
+
+    def partial(self) -> Iterator[Any]:
+        """Read the stream to its end, yielding the reply's JSON value each time it grows (plain JSON values;
+        ``append_response(stream.response, params)`` validates the whole reply)."""
+        values = self._call.partial_values()
+        for chunk in self:
+            for value in values.feed(chunk):
+                yield value
 
     def cost(self) -> CostInfo:
         """What this stream's completion cost, finished or closed early: from its usage, else looked up out

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import attrs
 
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from minillm.core.auth import ResolvedCredential
     from minillm.core.params import CompletionParameters
     from minillm.core.sse import ServerSentEvent
+    from minillm.core.structured import OutputSchema
     from minillm.core.tools import ToolDefinition
 
 __all__ = ["AnthropicProvider"]
@@ -298,6 +299,39 @@ def _check_params(request: WireRequest) -> None:
         )
 
 
+def _add_schema(body: dict[str, Any], schema: OutputSchema, mode: str) -> None:
+    """Ask for a reply matching ``schema``: as a forced call of one tool whose input schema it is (``tool``
+    mode, every Claude model), or as Anthropic's JSON outputs, ``output_config.format`` (``native`` mode,
+    the models that support structured outputs)."""
+    if mode == "native":
+        strict = schema.strict_schema
+        if strict is None:
+            raise InvalidParameterError(
+                f"the schema {schema.name!r} cannot be sent as Anthropic's native structured output (a free-form "
+                "map, a recursive type or an empty schema); use the default tool mode: with_schema_mode('tool')"
+            )
+        body["output_config"] = {"format": {"type": "json_schema", "schema": strict}}
+        return
+    if "tool_choice" in body:
+        raise InvalidParameterError(
+            "with_schema on the Anthropic wire forces the model to call the schema's tool, so it cannot be "
+            "combined with a tool_choice; drop the tool choice (or the schema)"
+        )
+    tools = body.setdefault("tools", [])
+    if any(tool.get("name") == schema.tool_name for tool in tools):
+        raise InvalidParameterError(
+            f"a tool named {schema.tool_name!r} is already offered; rename it, or give the schema another title"
+        )
+    tools.append(
+        {
+            "name": schema.tool_name,
+            "description": "Give the reply as this tool's input.",
+            "input_schema": schema.object_schema,
+        }
+    )
+    body["tool_choice"] = {"type": "tool", "name": schema.tool_name}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Responses and stream events
 
@@ -371,7 +405,19 @@ def _index(data: Mapping[str, Any]) -> int | None:
 
 @attrs.frozen
 class AnthropicProvider:
-    """Anthropic's Messages API (``/v1/messages``), for API keys and Claude subscription tokens alike."""
+    """Anthropic's Messages API (``/v1/messages``), for API keys and Claude subscription tokens alike.
+
+    ``schema_mode`` is how a reply schema (``with_schema``) is asked for: ``"tool"`` (the default, every
+    Claude model) forces a call of one tool whose input is the reply; ``"native"`` sends Anthropic's
+    structured outputs (``output_config.format``), which only recent models accept.
+    """
+
+    schema_mode: Literal["tool", "native"] = attrs.field(default="tool", kw_only=True)
+
+    @schema_mode.validator
+    def _check_mode(self, _attribute: Any, value: Any) -> None:
+        if value not in ("tool", "native"):
+            raise InvalidParameterError(f"schema_mode must be 'tool' or 'native', got {value!r}")
 
     @property
     def name(self) -> str:
@@ -454,6 +500,8 @@ class AnthropicProvider:
         choice = _tool_choice_json(params)
         if choice is not None:
             body["tool_choice"] = choice
+        if request.schema is not None:
+            _add_schema(body, request.schema, self.schema_mode)
         return body
 
     def count_tokens_request(self, completion: HTTPRequest, base_url: str) -> HTTPRequest:

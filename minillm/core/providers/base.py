@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from minillm.core.response import CompletionResponse
     from minillm.core.sse import ServerSentEvent
     from minillm.core.stream import StreamChunk
+    from minillm.core.structured import OutputSchema
     from minillm.core.usage import Usage
 
 __all__ = ["Provider", "StreamEnd", "SupportsCostLookup", "WireRequest", "join_url"]
@@ -38,7 +39,8 @@ class WireRequest:
     ``messages`` is the final prompt: formatted, merged, with the system override, primer and cache marks
     applied. ``params`` are the effective parameters (request over generator defaults). ``include_usage``
     asks for token usage when the wire needs asking. ``routing`` is OpenRouter's provider routing, which
-    only the OpenRouter wire sends.
+    only the OpenRouter wire sends. ``schema`` is the reply schema set with ``with_schema``, which each wire
+    sends its own way (a ``response_format``, a forced tool, an instruction in the prompt).
     """
 
     model: str
@@ -47,6 +49,7 @@ class WireRequest:
     stream: bool = False
     include_usage: bool = False
     routing: ProviderSettings | None = None
+    schema: OutputSchema | None = None
 
 
 @attrs.frozen

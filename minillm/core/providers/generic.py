@@ -6,11 +6,17 @@ waits past its finish reason for a usage event; usage that arrives anyway is sti
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import attrs
 
+from minillm.core.errors import InvalidParameterError
+from minillm.core.messages import Message, MessageContent, Role
+from minillm.core.providers.base import WireRequest
 from minillm.core.providers.openai_wire import OpenAIDialect, ReasoningShape, UsageOptIn
+from minillm.core.structured import prompt_instruction
+
+SchemaMode = Literal["json_schema", "prompt"]
 
 __all__ = ["GenericProvider"]
 
@@ -24,12 +30,25 @@ class GenericProvider(OpenAIDialect):
     ``"openai"`` (``reasoning_effort``, the default) or ``"openrouter"`` (a ``reasoning`` object, for servers
     that take a token budget); pass such a provider with ``GeneratorInfo.with_provider``. Reasoning text is
     read from ``reasoning_content`` or ``reasoning`` either way.
+
+
+    ``schema_mode`` is how a reply schema (``with_schema``) is sent: ``"json_schema"`` as a ``response_format``
+    (vLLM, llama.cpp, LM Studio, Ollama and LiteLLM take it), or ``"prompt"`` for servers that refuse it: the
+    schema goes into the system prompt and the reply is repaired and validated as usual (set it with
+    ``GeneratorInfo.with_schema_mode("prompt")``).
     """
 
     usage_opt_in: ClassVar[UsageOptIn] = "none"
+    strict_schemas: ClassVar[bool] = False
 
     legacy_token_limit: bool = False
     reasoning: ReasoningShape = "openai"
+    schema_mode: SchemaMode = attrs.field(default="json_schema", kw_only=True)
+
+    @schema_mode.validator
+    def _check_mode(self, _attribute: Any, value: Any) -> None:
+        if value not in ("json_schema", "prompt"):
+            raise InvalidParameterError(f"schema_mode must be 'json_schema' or 'prompt', got {value!r}")
 
     @property
     def name(self) -> str:
@@ -40,3 +59,16 @@ class GenericProvider(OpenAIDialect):
 
     def reasoning_shape(self) -> ReasoningShape:
         return self.reasoning
+
+    def build_body(self, request: WireRequest) -> dict[str, Any]:
+        """The dialect's body; in ``prompt`` schema mode the schema rides in the system prompt instead."""
+        if request.schema is None or self.schema_mode == "json_schema":
+            return super().build_body(request)
+        instruction = prompt_instruction(request.schema)
+        messages = list(request.messages)
+        if messages and messages[0].role is Role.SYSTEM:
+            text = messages[0].content.all_text()
+            messages[0] = attrs.evolve(messages[0], content=MessageContent(f"{text}\n\n{instruction}"))
+        else:
+            messages.insert(0, Message.system(instruction))
+        return super().build_body(attrs.evolve(request, messages=messages, schema=None))

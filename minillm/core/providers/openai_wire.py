@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from minillm.core.messages import Media, Message
     from minillm.core.params import CompletionParameters, ReasoningConfig
     from minillm.core.sse import ServerSentEvent
+    from minillm.core.structured import OutputSchema
     from minillm.core.tools import ToolChoice, ToolDefinition
 
 __all__ = ["OpenAIDialect", "ReasoningShape", "UsageOptIn", "in_band_error", "parse_openai_usage", "reasoning_payload"]
@@ -335,6 +336,8 @@ class OpenAIDialect:
     - ``sends_routing``: send OpenRouter routing under ``provider``.
     - ``reasoning_wire``: the name this wire gives its reasoning items (``reasoning_details``) so they go back
       with their turn; None for a wire that takes none back (reasoning from any other wire is never sent).
+    - ``strict_schemas``: send a reply schema in strict mode's form with ``strict: true`` (OpenAI's
+      structured outputs); otherwise the schema as it is, without ``strict``.
     """
 
     usage_opt_in: ClassVar[UsageOptIn] = "stream_options"
@@ -343,6 +346,7 @@ class OpenAIDialect:
     max_cache_breakpoints: ClassVar[int | None] = None
     sends_attribution: ClassVar[bool] = False
     sends_routing: ClassVar[bool] = False
+    strict_schemas: ClassVar[bool] = True
 
     @property
     def name(self) -> str:
@@ -398,6 +402,13 @@ class OpenAIDialect:
             routing = request.routing.to_dict()
             if routing:
                 body["provider"] = routing
+        if request.schema is not None:
+            if "response_format" in body:
+                raise InvalidParameterError(
+                    "with_schema and a response_format cannot be sent together; the schema sets the response "
+                    "format itself, so drop with_json_response()"
+                )
+            body["response_format"] = self.schema_payload(request.schema)
         return body
 
     def parse_response(self, data: Any) -> CompletionResponse:
@@ -513,6 +524,19 @@ class OpenAIDialect:
                 raise MalformedResponseError(f"response image entry has no image_url.url: {_json_preview(entry)}")
             media.append(ImageData.from_url(url))
         return tuple(media)
+
+    def schema_payload(self, schema: OutputSchema) -> dict[str, Any]:
+        """The ``response_format`` of a request with a reply schema: ``{"type": "json_schema", "json_schema":
+        {"name", "schema", "strict"}}``. With ``strict_schemas``, the schema goes in strict mode's form with
+        ``strict: true``, or as it is with ``strict: false`` when it has no strict form (a free-form map, a
+        recursive type)."""
+        if not self.strict_schemas:
+            return {"type": "json_schema", "json_schema": {"name": schema.name, "schema": schema.object_schema}}
+        strict = schema.strict_schema
+        if strict is None:
+            _log.info("the schema %r has no strict-mode form; it is sent with strict: false", schema.name)
+        inner = {"name": schema.name, "schema": schema.object_schema if strict is None else strict}
+        return {"type": "json_schema", "json_schema": {**inner, "strict": strict is not None}}
 
     def tools_payload(self, tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
         """The ``tools`` array: ``{"type": "function", "function": {"name", "parameters", "description"?,
