@@ -21,6 +21,7 @@ from minillm.core.generator import GeneratorInfo
 from minillm.core.http import HTTPRequest
 from minillm.core.params import NodeCompletionParameters
 from minillm.core.response import CompletionResponse
+from minillm.core.sse import DEFAULT_MAX_EVENT_BYTES
 from minillm.core.stream import StreamChunk
 from minillm.core.tree import ChatNode
 from minillm.core.usage import CostInfo
@@ -29,6 +30,7 @@ from minillm.transport._common import (
     DEFAULT_PARAMS,
     DEFAULT_TIMEOUT,
     IdleClock,
+    check_client_options,
     client_timeout,
     map_transport_error,
     request_timeout,
@@ -62,7 +64,8 @@ class AsyncClient:
     ``http_client`` injects your own ``httpx.AsyncClient`` (its proxies, certificates and hooks carry every
     request; you close it); an ``httpx2.AsyncClient`` works too. ``timeout`` is the default for requests whose
     parameters set none. ``max_connections`` bounds the connections of the pool minillm makes when no client
-    is injected (see ``minillm.transport._pool`` for how that pool is kept fast).
+    is injected (see ``minillm.transport._pool`` for how that pool is kept fast). ``max_event_bytes`` bounds
+    one server-sent event of a stream (16 MiB by default): a larger one raises ``StreamError``.
     """
 
     def __init__(
@@ -71,7 +74,10 @@ class AsyncClient:
         http_client: httpx.AsyncClient | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
+        check_client_options(timeout=timeout, max_connections=max_connections, max_event_bytes=max_event_bytes)
+        self._max_event_bytes = max_event_bytes
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
             pool = ConnectionPerPoolTransport(max_connections)
@@ -252,7 +258,7 @@ class AsyncCompletionStream:
         self._call = call
         self._http_response = response
         self._raw: AsyncIterator[bytes] = response.aiter_raw()
-        self._parser = call.stream_parser()
+        self._parser = call.stream_parser(client._max_event_bytes)
         self._pending: Iterator[StreamChunk] = iter(())  # the last piece's chunks not handed out yet
         self._clock = IdleClock(call.timeout())
         self._final: CompletionResponse | None = None

@@ -21,6 +21,7 @@ from minillm.core.generator import GeneratorInfo
 from minillm.core.http import HTTPRequest
 from minillm.core.params import NodeCompletionParameters
 from minillm.core.response import CompletionResponse
+from minillm.core.sse import DEFAULT_MAX_EVENT_BYTES
 from minillm.core.stream import StreamChunk
 from minillm.core.tree import ChatNode
 from minillm.core.usage import CostInfo
@@ -29,6 +30,7 @@ from minillm.transport._common import (
     DEFAULT_PARAMS,
     DEFAULT_TIMEOUT,
     IdleClock,
+    check_client_options,
     client_timeout,
     map_transport_error,
     request_timeout,
@@ -64,7 +66,8 @@ class SyncClient:
 
     ``http_client`` injects your own ``httpx.Client`` (its proxies, certificates and hooks carry every
     request; you close it); an ``httpx2.Client`` works too. ``timeout`` is the default for requests whose
-    parameters set none.
+    parameters set none. ``max_event_bytes`` bounds one server-sent event of a stream (16 MiB by default): a
+    larger one raises ``StreamError``.
     """
 
     def __init__(
@@ -73,7 +76,10 @@ class SyncClient:
         http_client: httpx.Client | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
+        check_client_options(timeout=timeout, max_connections=max_connections, max_event_bytes=max_event_bytes)
+        self._max_event_bytes = max_event_bytes
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
             limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
@@ -237,7 +243,7 @@ class CompletionStream:
         self._call = call
         self._http_response = response
         self._raw: Iterator[bytes] = response.iter_raw()
-        self._parser = call.stream_parser()
+        self._parser = call.stream_parser(client._max_event_bytes)
         self._pending: Iterator[StreamChunk] = iter(())  # the last piece's chunks not handed out yet
         self._clock = IdleClock(call.timeout())
         self._final: CompletionResponse | None = None
