@@ -298,8 +298,7 @@ class StreamParser:
                 # complete before the oversized event (nothing is missing).
                 return chunks
             self._error = StreamError(
-                f"{e}; {self._acc.text_length} characters had been received (the partial text is on "
-                ".partial_text)",
+                f"{e}; {self._acc.text_length} characters had been received (the partial text is on .partial_text)",
                 partial_text=self._acc.text,
             )
             self._error.__cause__ = e

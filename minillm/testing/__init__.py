@@ -15,6 +15,7 @@ from minillm.testing.replies import (
     Reply,
     ResetReply,
     SilentReply,
+    SSEReply,
     TextReply,
     Wire,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "ResetReply",
     "Responder",
     "SilentReply",
+    "SSEReply",
     "TextReply",
     "Wire",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "user_agent",
 ]
 
+
 def user_agent() -> str:
     """``minillm/<version>``, the ``User-Agent`` of the clients minillm makes."""
     return f"minillm/{__version__}"
@@ -64,9 +65,7 @@ def _is_timeout_value(value: object) -> bool:
     httpx2 = sys.modules.get("httpx2")
     if httpx2 is not None and isinstance(value, httpx2.Timeout):
         return True
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    )
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def check_client_options(*, timeout: object, max_connections: object, max_event_bytes: object) -> None:
@@ -81,9 +80,7 @@ def check_client_options(*, timeout: object, max_connections: object, max_event_
             f"got {timeout!r}"
         )
     if not _is_count(max_connections):
-        raise InvalidParameterError(
-            f"max_connections must be an integer of at least 1, got {max_connections!r}"
-        )
+        raise InvalidParameterError(f"max_connections must be an integer of at least 1, got {max_connections!r}")
     if not _is_count(max_event_bytes):
         raise InvalidParameterError(
             f"max_event_bytes must be an integer of at least 1 (bytes), got {max_event_bytes!r}"
