@@ -282,6 +282,13 @@ class StreamParser:
         """True once the provider finished the stream; nothing more will be delivered."""
         return self._acc.finished
 
+    @property
+    def error(self) -> StreamError | None:
+        """The error that broke the stream, once there is one. A transport checks it before reading on: an
+        error held back while the chunks of its piece were handed over is raised without waiting for more
+        of the body."""
+        return self._error
+
     def feed(self, data: bytes) -> list[StreamChunk]:
         """Take the next piece of the body; return the chunks (never empty ones) to hand to the caller.
 

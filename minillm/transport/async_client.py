@@ -276,6 +276,8 @@ class AsyncCompletionStream:
                 return chunk
             if self._closed:
                 raise StopAsyncIteration
+            if self._parser.error is not None:  # held back until the chunks before it were handed over
+                await self._fail(self._parser.error)
             try:
                 data = await self._raw.__anext__()
             except StopAsyncIteration:

@@ -260,6 +260,8 @@ class CompletionStream:
                 return chunk
             if self._closed:
                 raise StopIteration
+            if self._parser.error is not None:  # held back until the chunks before it were handed over
+                self._fail(self._parser.error)
             try:
                 data = next(self._raw)
             except StopIteration:

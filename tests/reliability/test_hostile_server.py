@@ -165,6 +165,25 @@ def test_a_malformed_event_mid_stream_is_a_stream_error_never_a_silent_gap(
     assert_released(api, llm_server)
 
 
+@pytest.mark.parametrize("wire", ["openai", "anthropic"])
+def test_a_malformed_event_is_raised_at_once_even_if_the_server_then_stalls(
+    api: API, llm_server: MockLLMServer, wire: str
+) -> None:
+    # "Hello " and the malformed event arrive in one piece, then the server goes silent with the connection
+    # open. The chunk is handed over, then the error: without waiting out the idle timeout (five minutes
+    # here, so a client that waited would hang this test).
+    bad = CUT_OPENAI if wire == "openai" else CUT_ANTHROPIC
+    piece = first_text(wire) + bad
+    reply = Reply.stall(Reply.sse(piece, "data: more\n\n"), after_bytes=len(piece.encode()))
+    llm_server.enqueue(reply)
+    chunks, error = api.stream_collecting(
+        ChatNode.user("hi"), generator(llm_server, wire), NodeCompletionParameters(timeout_secs=300.0)
+    )
+    assert isinstance(error, StreamError) and isinstance(error.__cause__, MalformedResponseError)
+    assert error.partial_text == "".join(c.delta for c in chunks) == "Hello "
+    assert_released(api, llm_server)
+
+
 IGNORABLE = {
     "openai": ": OPENROUTER PROCESSING\n\n"
     + openai_text("Hello ")
