@@ -59,12 +59,15 @@ def test_reprs_name_the_kind() -> None:
 
 
 def test_secret_with_a_line_break_is_refused_without_echoing_it() -> None:
-    with pytest.raises(InvalidParameterError) as info:
-        ApiKey(CANARY + "\n")
+    # Refused when a request is built (resolve), so a preset read from a bad variable can still be built.
+    with pytest.raises(ConfigurationError) as info:
+        ApiKey(CANARY + "\n").resolve()
     assert CANARY not in str(info.value)
     assert "line break" in str(info.value)
+    with pytest.raises(ConfigurationError, match="line break"):
+        BearerToken("a\rb").resolve()
     with pytest.raises(InvalidParameterError):
-        BearerToken("a\rb")
+        ApiKey(42)  # type: ignore[arg-type]
 
 
 # --- resolve -----------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minillm.core.sse import ServerSentEvent, SSEDecoder
+from minillm.core.errors import StreamError
+from minillm.core.sse import DEFAULT_MAX_EVENT_BYTES, EventTooLargeError, ServerSentEvent, SSEDecoder
 
 E = ServerSentEvent
 BOM = b"\xef\xbb\xbf"
@@ -494,6 +495,125 @@ def test_large_event_in_small_pieces() -> None:
         events += decoder.feed(stream[i : i + 1024])
     assert events == [E(data=payload.decode())]
 
+
+# --- the size bound: max_event_bytes ------------------------------------------------------------------------
+
+Capped = tuple[list[ServerSentEvent], bool]
+
+
+def _run_capped(pieces: list[bytes], cap: int) -> Capped:
+    """The events a decoder bounded by ``cap`` gives (those carried by the error included), and whether an
+    event was too large."""
+    decoder = SSEDecoder(cap)
+    events: list[ServerSentEvent] = []
+    try:
+        for piece in pieces:
+            events += decoder.feed(piece)
+    except EventTooLargeError as e:
+        return events + e.events, True
+    return events + decoder.finish(), False
+
+
+def decode_capped_every_way(stream: bytes, cap: int) -> Capped:
+    """Like ``decode_every_way``, with a bound: every split gives the same events and the same verdict."""
+    expected = _run_capped([stream], cap)
+    for pieces in _fragmentations(stream):
+        assert _run_capped(pieces, cap) == expected, f"split {[len(p) for p in pieces][:8]}... differs"
+    return expected
+
+
+def test_the_default_bound_is_16_mib() -> None:
+    assert DEFAULT_MAX_EVENT_BYTES == 16 * 1024 * 1024
+    assert SSEDecoder()._max == DEFAULT_MAX_EVENT_BYTES
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r", b"\r\n"], ids=["LF", "CR", "CRLF"])
+def test_an_event_of_exactly_the_bound_passes_one_byte_more_does_not(eol: bytes) -> None:
+    # An event's size: its lines with one byte per line ending ("data: abc" + 1 = 10), the blank line free.
+    stream = b"data: 1" + eol + eol + b"data: abc" + eol + eol + b"data: 2" + eol + eol
+    assert decode_capped_every_way(stream, 10) == ([E(data="1"), E(data="abc"), E(data="2")], False)
+    assert decode_capped_every_way(stream, 9) == ([E(data="1")], True)
+
+
+def test_every_line_of_an_event_counts() -> None:
+    stream = b": note\nevent: x\nid: 1\ndata: a\ndata: b\n\ndata: z\n\n"
+    size = len(b": note\nevent: x\nid: 1\ndata: a\ndata: b\n")  # 36
+    assert decode_capped_every_way(stream, size) == ([E("x", "a\nb", "1"), E(data="z", id="1")], False)
+    assert decode_capped_every_way(stream, size - 1) == ([], True)
+
+
+def test_one_endless_line_is_stopped_once_it_passes_the_bound() -> None:
+    decoder = SSEDecoder(1000)
+    assert decoder.feed(b"data: before\n\ndata: ") == [E(data="before")]
+    fed = 6
+    with pytest.raises(EventTooLargeError) as info:
+        while True:  # an endless line: no line ending ever comes
+            decoder.feed(b"x" * 100)
+            fed += 100
+    assert fed <= 1000 < fed + 100  # stopped by the piece that crossed the bound
+    assert isinstance(info.value, StreamError) and info.value.events == [] and info.value.limit == 1000
+    assert "1000 bytes" in str(info.value) and "max_event_bytes" in str(info.value)
+    assert len(decoder._pending) == 0  # what it buffered is dropped
+
+
+def test_endless_data_lines_without_a_blank_line_are_stopped() -> None:
+    decoder = SSEDecoder(1000)
+    with pytest.raises(EventTooLargeError):
+        for _ in range(1000):
+            decoder.feed(b'data: {"choices": []}\n')
+    assert decoder._data == []
+
+
+def test_the_events_completed_before_the_oversized_one_in_the_same_piece_travel_with_the_error() -> None:
+    stream = b"data: a\n\ndata: b\n\n" + b"data: " + b"x" * 50 + b"\n\ndata: never\n\n"
+    assert decode_capped_every_way(stream, 40) == ([E(data="a"), E(data="b")], True)
+    decoder = SSEDecoder(40)
+    with pytest.raises(EventTooLargeError) as info:
+        decoder.feed(stream)
+    assert info.value.events == [E(data="a"), E(data="b")]
+
+
+def test_after_the_error_the_body_is_refused_until_finish() -> None:
+    decoder = SSEDecoder(10)
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: " + b"y" * 20)
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"\n\ndata: ok\n\n")
+    assert decoder.finish() == []
+    assert decoder.feed(b"data: ok\n\n") == [E(data="ok")]  # a new body starts afresh
+
+
+def test_many_small_events_never_add_up() -> None:
+    stream = b"".join(b"data: %d\n\n" % i for i in range(2000))
+    events, too_large = _run_capped([stream], 16)
+    assert not too_large and len(events) == 2000
+
+
+def test_a_huge_event_in_small_pieces_is_stopped_in_linear_time() -> None:
+    # The bound adds a constant amount of work per piece: 64 MiB fed in 1 KiB pieces against a 32 MiB bound.
+    piece = b"x" * 1024
+    decoder = SSEDecoder(32 * 1024 * 1024)
+    decoder.feed(b"data: ")
+    with pytest.raises(EventTooLargeError):
+        for _ in range(64 * 1024):
+            decoder.feed(piece)
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=st.data())
+def test_random_streams_meet_the_bound_the_same_however_fragmented(case: st.DataObject) -> None:
+    stream = case.draw(_streams())[0]
+    cap = case.draw(st.integers(1, max(1, len(stream))))
+    cuts = sorted(case.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
+    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    whole = _run_capped([stream], cap)
+    assert _run_capped(pieces, cap) == whole
+    assert _run_capped([stream[i : i + 1] for i in range(len(stream))], cap) == whole
+    if not whole[1]:
+        assert whole[0] == _run([stream])[0]  # under the bound, exactly the unbounded events
+
+
+# --- property: random events, random line endings, random fragmentation -------------------------------------
 
 # --- property: random events, random line endings, random fragmentation -----------------------------------
 

@@ -635,7 +635,6 @@ def test_an_error_event_with_unparsable_data_still_raises() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        "not json",
         "",
         "[1, 2]",
         {"no": "type"},
@@ -651,6 +650,18 @@ def test_an_error_event_with_unparsable_data_still_raises() -> None:
 )
 def test_events_that_carry_nothing_are_skipped(data: Any) -> None:
     assert WIRE.parse_stream_event(event(data)) is None
+
+
+@pytest.mark.parametrize("name", ["message", "message_start", "content_block_delta", "message_delta"])
+def test_an_event_that_carries_the_reply_must_be_json(name: str) -> None:
+    # Skipping it would leave its text out of a reply reported as complete.
+    with pytest.raises(MalformedResponseError, match="not JSON"):
+        WIRE.parse_stream_event(event('{"type": "content_block_delta", "delta": {"text": "cut sh', name))
+
+
+@pytest.mark.parametrize("name", ["ping", "some_future_event"])
+def test_ping_and_unknown_event_types_are_ignored_whatever_their_data(name: str) -> None:
+    assert WIRE.parse_stream_event(event("not json", name)) is None
 
 
 def test_the_event_name_types_an_untyped_payload() -> None:
@@ -674,7 +685,9 @@ def test_stream_parser_end_to_end() -> None:
 
 def test_stream_parser_surfaces_the_error_event_with_partial_text() -> None:
     parser = StreamParser(WIRE, MODEL, include_usage=False)
+    # The chunks before the error in the same piece are handed over first; the error comes next.
+    assert "".join(c.delta for c in parser.feed((FIXTURES / "stream_error.txt").read_bytes())) == "Hel"
     with pytest.raises(StreamError) as info:
-        parser.feed((FIXTURES / "stream_error.txt").read_bytes())
+        parser.finish()
     assert info.value.partial_text == "Hel"
     assert isinstance(info.value.__cause__, ServerError) and info.value.__cause__.status_code == 529

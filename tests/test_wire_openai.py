@@ -654,9 +654,16 @@ def test_done_ends_the_stream(data: str) -> None:
     assert StreamEnd().finish_reason == "stop"
 
 
-@pytest.mark.parametrize("data", ["", "not json", "{", "[DONE", "42", "[]", '"text"', "null"])
-def test_non_json_or_non_object_events_are_skipped(data: str) -> None:
+@pytest.mark.parametrize("data", ["", "  ", "42", "[]", '"text"', "null"])
+def test_empty_or_non_object_events_are_skipped(data: str) -> None:
     assert WIRE.parse_stream_event(event(data)) is None
+
+
+@pytest.mark.parametrize("data", ["not json", "{", "[DONE", '{"choices": [{"delta": {"content": "a\tb"}}]}'])
+def test_events_that_are_not_json_are_malformed(data: str) -> None:
+    # Skipping them would leave their text out of a reply reported as complete.
+    with pytest.raises(MalformedResponseError, match="not JSON"):
+        WIRE.parse_stream_event(event(data))
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ __all__ = [
     "MissingKey",
     "NoAuth",
     "ResolvedCredential",
+    "check_credential",
     "env_value",
 ]
 
@@ -35,24 +36,62 @@ CLAUDE_TOKEN_ENV = "ANTHROPIC_AUTH_TOKEN"
 _CLAUDE_CREDENTIALS = (".claude", ".credentials.json")
 
 
-def _no_line_break(instance: object, _attribute: attrs.Attribute[str], value: str) -> None:
-    what = type(instance).__name__
+def _a_str(instance: object, _attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str):
-        raise InvalidParameterError(f"{what} needs the secret as a str, not {type(value).__name__}")
-    if "\r" in value or "\n" in value or "\0" in value:
-        # The secret itself is never echoed: only the problem and the fix.
-        raise InvalidParameterError(
-            f"the {what} secret contains a line break or NUL character, which cannot go in an HTTP header; "
-            "strip it (a trailing newline copied from a file is the usual cause)"
+        raise InvalidParameterError(f"{type(instance).__name__} needs the secret as a str, not {type(value).__name__}")
+
+
+def _flaw(secret: str) -> str | None:
+    """What makes ``secret`` unfit for an HTTP header, in words that do not reveal it; None when it is fit.
+
+    A credential is a token of visible ASCII characters: API keys and OAuth tokens never hold anything else,
+    and anything else is a copy-and-paste accident that would otherwise reach the network layer (which
+    echoes the whole header in its error) or be sent and refused by the server.
+    """
+    if not secret:
+        return "is empty"
+    if secret.isascii() and secret.isprintable() and " " not in secret:
+        return None  # the usual key: one pass over it
+    if secret != secret.strip():
+        return "starts or ends with whitespace or a line break (a newline copied from a file is the usual cause)"
+    for char in secret:
+        if char in "\r\n":
+            return "contains a line break"
+        if char == "\t":
+            return "contains a tab"
+        if char == " ":
+            return "contains a space"
+        if not char.isascii():
+            return "contains a non-ASCII character (a typographic quote or an invisible space pasted with it?)"
+        if not char.isprintable():
+            return "contains a control character"
+    return None  # not reached: a str that fails the first test has one of the flaws above
+
+
+def check_credential(secret: str, source: str) -> None:
+    """Raise ``ConfigurationError`` unless ``secret`` can be sent in an HTTP header. The message names
+    ``source`` (where the secret came from: a variable, a file, the method it was given to) and the flaw,
+    never the secret. Such an error is not retried: the next attempt would read the same value."""
+    flaw = _flaw(secret)
+    if flaw is not None:
+        raise ConfigurationError(
+            f"the credential from {source} {flaw}, so it cannot be sent in an HTTP header; nothing was sent. "
+            "Fix the value there (API keys and tokens are visible ASCII characters only)"
         )
 
 
 @attrs.frozen(repr=False)
 class ResolvedCredential:
-    """A secret ready for a request: ``kind`` tells the wire which header to use."""
+    """A secret ready for a request: ``kind`` tells the wire which header to use; ``source`` says where it
+    came from, for the message of a ``ConfigurationError`` when the secret cannot be sent (checked here, so
+    every credential is checked before any request is built with it)."""
 
     kind: Literal["api_key", "bearer"]
-    secret: str = attrs.field(validator=_no_line_break)
+    secret: str = attrs.field(validator=_a_str)
+    source: str = attrs.field(default="the credential given", kw_only=True, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        check_credential(self.secret, self.source)
 
     def __repr__(self) -> str:
         return f"ResolvedCredential(kind={self.kind!r}, secret=***)"
@@ -69,12 +108,18 @@ class Auth(Protocol):
 
 @attrs.frozen(repr=False)
 class ApiKey:
-    """An API key. OpenAI-dialect wires send it as ``Authorization: Bearer``; Anthropic as ``x-api-key``."""
+    """An API key. OpenAI-dialect wires send it as ``Authorization: Bearer``; Anthropic as ``x-api-key``.
 
-    secret: str = attrs.field(validator=_no_line_break)
+    ``source`` says where the key came from (a variable's name, "the key given to with_api_key"): a key that
+    cannot be sent (a tab, a line break, a non-ASCII character) raises ``ConfigurationError`` naming it when a
+    request is built.
+    """
+
+    secret: str = attrs.field(validator=_a_str)
+    source: str = attrs.field(default="the key given to ApiKey", kw_only=True, eq=False)
 
     def resolve(self) -> ResolvedCredential:
-        return ResolvedCredential("api_key", self.secret)
+        return ResolvedCredential("api_key", self.secret, source=self.source)
 
     def __repr__(self) -> str:
         return "ApiKey(***)"
@@ -82,12 +127,13 @@ class ApiKey:
 
 @attrs.frozen(repr=False)
 class BearerToken:
-    """An OAuth-style bearer token, always sent as ``Authorization: Bearer``."""
+    """An OAuth-style bearer token, always sent as ``Authorization: Bearer``; ``source`` as for ``ApiKey``."""
 
-    secret: str = attrs.field(validator=_no_line_break)
+    secret: str = attrs.field(validator=_a_str)
+    source: str = attrs.field(default="the token given to BearerToken", kw_only=True, eq=False)
 
     def resolve(self) -> ResolvedCredential:
-        return ResolvedCredential("bearer", self.secret)
+        return ResolvedCredential("bearer", self.secret, source=self.source)
 
     def __repr__(self) -> str:
         return "BearerToken(***)"
@@ -142,11 +188,11 @@ class ClaudeSubscriptionAuth:
     def resolve(self) -> ResolvedCredential:
         token = env_value(CLAUDE_TOKEN_ENV)
         if token is not None and token.strip():
-            return ResolvedCredential("bearer", token)
+            return ResolvedCredential("bearer", token, source=f"{CLAUDE_TOKEN_ENV} (environment or .env)")
         path = self.default_path()
         token, problem = _read_claude_token(path)
         if token is not None:
-            return ResolvedCredential("bearer", token)
+            return ResolvedCredential("bearer", token, source=f"claudeAiOauth.accessToken in {path}")
         raise ConfigurationError(
             f"no Claude subscription credential: {CLAUDE_TOKEN_ENV} is not set (environment or .env) and "
             f"{path} {problem}. Log in with Claude Code (`claude`) to create the file, or set "

@@ -24,6 +24,7 @@ from minillm.core.messages import Message, MessageContent, Role, merge_contiguou
 from minillm.core.params import CompletionParameters, NodeCompletionParameters
 from minillm.core.providers.base import SupportsCostLookup, WireRequest
 from minillm.core.retry import RetryPolicy
+from minillm.core.sse import DEFAULT_MAX_EVENT_BYTES
 from minillm.core.stream import StreamParser
 from minillm.core.structured import PartialValues, reply_text
 from minillm.core.structured.outcome import repaired
@@ -204,9 +205,12 @@ class CompletionCall:
             f"event stream: {shown!r}; check the base URL (a proxy or login page?) and that the server streams"
         )
 
-    def stream_parser(self) -> StreamParser:
-        """A parser for this call's stream body, bound to the provider and the generator's model."""
-        return StreamParser(self.generator.provider, self.generator.model, self.include_usage)
+    def stream_parser(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> StreamParser:
+        """A parser for this call's stream body, bound to the provider and the generator's model; an event
+        larger than ``max_event_bytes`` breaks the stream (the client's setting)."""
+        return StreamParser(
+            self.generator.provider, self.generator.model, self.include_usage, max_event_bytes=max_event_bytes
+        )
 
     def accept(self, response: CompletionResponse) -> ChatNode:
         """Post-process the reply and add the assistant node (registered, or a phantom when ``add_child`` is

@@ -24,6 +24,7 @@ from minillm.core.auth import (
 )
 from minillm.core.catalog import PriceQuote
 from minillm.core.errors import InvalidParameterError
+from minillm.core.http import _SECRET_HEADERS
 from minillm.core.params import CompletionParameters
 from minillm.core.providers.anthropic import AnthropicProvider
 from minillm.core.providers.base import Provider
@@ -59,6 +60,16 @@ def validate_header(name: str, value: str) -> None:
     if _BAD_HEADER_VALUE.search(value):
         raise InvalidParameterError(
             f"invalid header value for {name!r}: it contains a line break or another control character; remove it"
+        )
+    if not value.isascii():
+        # httpx sends header values as ASCII: anything else would fail at the first request, echoing the value.
+        raise InvalidParameterError(
+            f"invalid header value for {name!r}: it contains a non-ASCII character; HTTP headers carry ASCII only"
+        )
+    if name.lower() in _SECRET_HEADERS and ("\t" in value or value != value.strip()):
+        raise InvalidParameterError(
+            f"invalid header value for {name!r}: this header carries a credential, which holds no tab and no "
+            "leading or trailing space; remove them"
         )
 
 
@@ -112,14 +123,31 @@ def _check_attribution(_instance: object, _attribute: attrs.Attribute[Any], valu
     validate_header("X-Title", value[1])
 
 
+def _check_model(_instance: object, _attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        shown = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
+        raise InvalidParameterError(
+            f"the model must be a non-empty string naming the provider's model (e.g. 'gpt-4o-mini'), got {shown}"
+        )
+
+
+def _check_name(_instance: object, _attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"the generator's name must be a string, got a {type(value).__name__}")
+
+
 def _check_context(_instance: object, _attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise InvalidParameterError(f"max_context_length must be a positive integer or None, got {value!r}")
 
 
+def _env_source(var: str) -> str:
+    return f"{var} (environment or .env)"
+
+
 def _key_from_env(var: str, provider: str) -> Auth:
     key = env_value(var)
-    return MissingKey(var, provider) if key is None else ApiKey(key)
+    return MissingKey(var, provider) if key is None else ApiKey(key, source=_env_source(var))
 
 
 @attrs.frozen
@@ -131,9 +159,9 @@ class GeneratorInfo:
     ``max_context_length`` are informational; nothing checks them. ``repr`` never shows a secret.
     """
 
-    name: str
+    name: str = attrs.field(validator=_check_name)
     base_url: str = attrs.field(validator=_check_base_url)
-    model: str
+    model: str = attrs.field(validator=_check_model)
     provider: Provider = attrs.field(
         factory=GenericProvider, kw_only=True, validator=_check_instance(Provider, "a provider wire")
     )
@@ -218,20 +246,22 @@ class GeneratorInfo:
     # Builders -----------------------------------------------------------------------------------------
 
     def with_api_key(self, key: str) -> GeneratorInfo:
-        return attrs.evolve(self, auth=ApiKey(key))
+        """Use ``key`` as the API key (a key that cannot go in a header is refused when a request is built)."""
+        return attrs.evolve(self, auth=ApiKey(key, source="the key given to with_api_key"))
 
     def with_api_key_from_env(self, var: str) -> GeneratorInfo:
         """Use the API key in variable ``var`` (environment, else ``.env``); unchanged if it is not set."""
         key = env_value(var)
-        return self if key is None else attrs.evolve(self, auth=ApiKey(key))
+        return self if key is None else attrs.evolve(self, auth=ApiKey(key, source=_env_source(var)))
 
     def with_bearer_token(self, token: str) -> GeneratorInfo:
-        return attrs.evolve(self, auth=BearerToken(token))
+        """Use ``token`` as a bearer token (checked like a key, when a request is built)."""
+        return attrs.evolve(self, auth=BearerToken(token, source="the token given to with_bearer_token"))
 
     def with_bearer_token_from_env(self, var: str) -> GeneratorInfo:
         """Use the bearer token in variable ``var`` (environment, else ``.env``); unchanged if it is not set."""
         token = env_value(var)
-        return self if token is None else attrs.evolve(self, auth=BearerToken(token))
+        return self if token is None else attrs.evolve(self, auth=BearerToken(token, source=_env_source(var)))
 
     def with_auth(self, auth: Auth) -> GeneratorInfo:
         return attrs.evolve(self, auth=auth)

@@ -17,9 +17,13 @@ The rules (WHATWG HTML, "9.2.5 Parsing an event stream" and "9.2.6 Interpreting 
   when it is all ASCII digits. Unknown fields are ignored.
 - A blank line dispatches the event, unless no ``data`` line came since the previous blank line.
 
-Denial of service: the decoder sets no size limit (an event is handed over whole, so its size is the
-server's to choose and memory grows with it), but its time is linear in the input, so a server cannot make it
-spin by sending a huge event in small pieces.
+Denial of service: an event is handed over whole, so the decoder bounds its size, ``max_event_bytes``
+(``DEFAULT_MAX_EVENT_BYTES``, 16 MiB, unless set): an event grows by each of its lines (a data line, a
+comment, any field; one byte for each line ending) from the previous blank line, and the line still being
+read counts at once, so neither one endless line nor endless ``data:`` lines without a blank line can grow
+memory without limit. A larger event raises ``StreamError`` (see ``EventTooLargeError``) and drops what was
+buffered. The verdict does not depend on how the body is split into pieces. Its time is linear in the input,
+so a server cannot make it spin by sending a huge event in small pieces either.
 Each fed byte is looked at a constant number of times, by the piece it came in (a search for CR and, when one
 is there, a CR/CRLF rewrite; a search for LF; one UTF-8 decode when its line is complete), the unfinished line
 is grown in a ``bytearray`` (amortized O(1) per byte, never rebuilt or re-scanned when a piece arrives) and
@@ -32,9 +36,17 @@ string into an ``int`` is itself super-linear (and raises past Python's digit li
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import attrs
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+from minillm.core.errors import StreamError
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "EventTooLargeError", "SSEDecoder", "ServerSentEvent"]
+
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+"""The largest event a decoder accepts unless told otherwise (16 MiB): far above any completion chunk (a
+base64 image in one event is a few MiB), far below what would exhaust a process's memory."""
 
 _BOM = b"\xef\xbb\xbf"
 _CR = b"\r"
@@ -61,14 +73,30 @@ class ServerSentEvent:
     retry: int | None = None
 
 
+class EventTooLargeError(StreamError):
+    """An event grew past the decoder's ``max_event_bytes``. ``events`` are the events the same ``feed()``
+    completed before it, which would otherwise be lost; the caller still owes them to whoever reads."""
+
+    def __init__(self, limit: int, events: list[ServerSentEvent]) -> None:
+        super().__init__(
+            f"the server sent an event larger than {limit} bytes (max_event_bytes): the stream was stopped to "
+            "bound memory; if the provider really sends events this large, raise max_event_bytes on the client"
+        )
+        self.limit = limit
+        self.events = events
+
+
 class SSEDecoder:
     """Turns the bytes of one ``text/event-stream`` body into ``ServerSentEvent`` values, incrementally.
 
     Call ``feed()`` with each piece as it arrives; it returns the events those bytes completed, in order.
     Call ``finish()`` at the end of the body. The decoder does no I/O and keeps no global state.
+    ``max_event_bytes`` bounds one event (see the module docstring): past it ``feed()`` raises
+    ``EventTooLargeError``, and keeps raising it until ``finish()``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._max = max_event_bytes
         self._last_event_id: str | None = None
         self._reconnection_time: int | None = None
         self._reset_stream()
@@ -84,6 +112,9 @@ class SSEDecoder:
         self._event_type = ""
         self._id_buffer: str | None = None
         self._retry: int | None = None
+        # The bytes of the complete lines of the event being read (each with one byte for its line ending).
+        self._size = 0
+        self._too_large = False
 
     @property
     def last_event_id(self) -> str | None:
@@ -100,7 +131,13 @@ class SSEDecoder:
         return self._reconnection_time
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
-        """Take the next piece of the body and return the events it completed (often none)."""
+        """Take the next piece of the body and return the events it completed (often none).
+
+        Raises ``EventTooLargeError`` (carrying the events completed before it) when an event grows past
+        ``max_event_bytes``.
+        """
+        if self._too_large:
+            raise EventTooLargeError(self._max, [])
         if (
             data.startswith(b"data: ")
             and data.endswith(b"\n\n")
@@ -113,6 +150,9 @@ class SSEDecoder:
         ):
             # The usual piece of a completion stream, one whole event of one data line with nothing before
             # it: what the general path below would do, without splitting lines.
+            if self._size + len(data) - 1 > self._max:
+                self._overflow([])
+            self._size = 0
             return [self._event(data[6:-2].decode("utf-8", "replace"))]
         if not data:
             return []
@@ -127,6 +167,8 @@ class SSEDecoder:
         end = data.rfind(_LF)
         if end < 0:
             self._pending += data
+            if self._size + len(self._pending) > self._max:
+                self._overflow([])
             return []
         events: list[ServerSentEvent] = []
         start = 0
@@ -134,12 +176,25 @@ class SSEDecoder:
             # The first LF completes the pending line: decode it alone, so a huge line is never split or re-scanned.
             start = data.find(_LF) + 1
             self._pending += data[: start - 1]
+            self._count_line(len(self._pending), events)
             self._take_lines(self._pending, events, one_line=True)
             self._pending = bytearray()
         if start <= end:
-            self._take_lines(data[start:end], events, one_line=False)
+            block = data[start:end]
+            if self._size + len(block) + 1 <= self._max:
+                # No line of the block can reach the limit: take it whole, and count what follows its last
+                # blank line.
+                self._take_lines(block, events, one_line=False)
+                self._size = _size_after(block, self._size)
+            else:
+                # Near the limit: line by line, so the events before the line that crosses it are kept.
+                for line in block.split(_LF):
+                    self._count_line(len(line), events)
+                    self._take_lines(line, events, one_line=True)
         if end + 1 < len(data):
             self._pending += data[end + 1 :]
+            if self._size + len(self._pending) > self._max:
+                self._overflow(events)
         return events
 
     def finish(self) -> list[ServerSentEvent]:
@@ -157,6 +212,23 @@ class SSEDecoder:
         """
         self._reset_stream()
         return []
+
+    def _count_line(self, length: int, events: list[ServerSentEvent]) -> None:
+        """Add a complete line of ``length`` bytes to the event's size (a blank line ends the event)."""
+        if length == 0:
+            self._size = 0
+            return
+        self._size += length + 1
+        if self._size > self._max:
+            self._overflow(events)
+
+    def _overflow(self, events: list[ServerSentEvent]) -> NoReturn:
+        """Drop what the oversized event buffered and refuse the rest of the body."""
+        self._pending = bytearray()
+        self._data = []
+        self._size = 0
+        self._too_large = True
+        raise EventTooLargeError(self._max, events)
 
     def _take_lines(self, block: bytes | bytearray, events: list[ServerSentEvent], *, one_line: bool) -> None:
         """Process complete lines (LF-separated, without the final LF), adding any dispatched events."""
@@ -217,6 +289,19 @@ class SSEDecoder:
         event = ServerSentEvent(self._event_type or "message", data, self._id_buffer, self._retry)
         self._event_type, self._retry = "", None
         return event
+
+
+def _size_after(block: bytes, size: int) -> int:
+    """The event size after the complete lines ``block`` (LF-separated, its final LF not included), from
+    ``size`` before it: the bytes after the block's last blank line, or ``size`` plus all of it."""
+    if not block or block.endswith(_LF):
+        return 0  # the last line is blank
+    blank = block.rfind(b"\n\n")
+    if blank >= 0:
+        return len(block) - blank - 1
+    if block.startswith(_LF):
+        return len(block)
+    return size + len(block) + 1
 
 
 def _parse_retry(value: str) -> int | None:

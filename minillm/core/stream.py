@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from minillm.core.errors import APIError, StreamError
+from minillm.core.errors import APIError, MalformedResponseError, StreamError
 from minillm.core.messages import ReasoningPart
 from minillm.core.providers.base import StreamEnd
 from minillm.core.response import CompletionResponse
-from minillm.core.sse import SSEDecoder
+from minillm.core.sse import DEFAULT_MAX_EVENT_BYTES, EventTooLargeError, SSEDecoder
 from minillm.core.tools import ToolCall
 from minillm.core.usage import Usage
 
@@ -359,12 +359,24 @@ class StreamParser:
     A transport calls ``feed()`` with each piece of the body and hands the returned chunks to the caller,
     ``finish()`` when the body ends, and ``fail()`` when the connection breaks. Once the stream is finished
     (see ``StreamAccumulator.finished``), later events are ignored. An error the provider sends in the stream
-    becomes a ``StreamError`` carrying the partial text, with the ``APIError`` as its cause.
+    becomes a ``StreamError`` carrying the partial text, with the ``APIError`` as its cause; so does an event
+    the wire cannot read (``MalformedResponseError``: data that is not JSON where the wire requires JSON) and
+    an event larger than ``max_event_bytes``: text is never silently left out. When the piece that brought
+    the error also completed chunks before it, those chunks are returned first and the error is raised by
+    the next call (``feed``, ``finish``, or returned by ``fail``), so ``partial_text`` is always exactly the
+    text handed over.
     """
 
-    def __init__(self, provider: Provider, model: str, include_usage: bool) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        model: str,
+        include_usage: bool,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
         self._provider = provider
-        self._decoder = SSEDecoder()
+        self._decoder = SSEDecoder(max_event_bytes)
         self._acc = StreamAccumulator(model, provider.expects_stream_usage(include_usage))
         self._error: StreamError | None = None
 
@@ -383,6 +395,13 @@ class StreamParser:
         """True once the provider finished the stream; nothing more will be delivered."""
         return self._acc.finished
 
+    @property
+    def error(self) -> StreamError | None:
+        """The error that broke the stream, once there is one. A transport checks it before reading on: an
+        error held back while the chunks of its piece were handed over is raised without waiting for more
+        of the body."""
+        return self._error
+
     def feed(self, data: bytes) -> list[StreamChunk]:
         """Take the next piece of the body; return the chunks (never empty ones) to hand to the caller.
 
@@ -390,7 +409,23 @@ class StreamParser:
         """
         if self._error is not None:
             raise self._error
-        return self._take(self._decoder.feed(data))
+        try:
+            events = self._decoder.feed(data)
+        except EventTooLargeError as e:
+            chunks = self._take(e.events)
+            if self._error is not None or self._acc.finished:
+                # An earlier event already failed the stream (that error comes first), or the stream was
+                # complete before the oversized event (nothing is missing).
+                return chunks
+            self._error = StreamError(
+                f"{e}; {self._acc.text_length} characters had been received (the partial text is on .partial_text)",
+                partial_text=self._acc.text,
+            )
+            self._error.__cause__ = e
+            if chunks:
+                return chunks
+            raise self._error from e
+        return self._take(events)
 
     def finish(self, headers: Mapping[str, str] | None = None) -> CompletionResponse:
         """End the body and return the response (``headers`` are the HTTP response's).
@@ -415,7 +450,10 @@ class StreamParser:
 
     def fail(self, exc: BaseException) -> StreamError:
         """The ``StreamError`` to raise when reading the body failed with ``exc`` (its cause), carrying the
-        partial text. A ``StreamError`` is returned as it is."""
+        partial text. A ``StreamError`` is returned as it is; an error the stream already had (one held back
+        while its piece's chunks were handed over) wins, being the first thing that went wrong."""
+        if self._error is not None:
+            return self._error
         if isinstance(exc, StreamError):
             self._error = exc
             return exc
@@ -439,12 +477,20 @@ class StreamParser:
             try:
                 item = parse(event)
             except APIError as e:
-                self._error = StreamError(
+                return self._failed(
+                    out,
+                    e,
                     f"the provider reported an error in the stream (status {e.status_code}): {e.message}; "
                     f"{self._acc.text_length} characters had been received",
-                    partial_text=self._acc.text,
                 )
-                raise self._error from e
+            except MalformedResponseError as e:
+                return self._failed(
+                    out,
+                    e,
+                    f"the provider sent a malformed event in the stream ({e}); {self._acc.text_length} "
+                    "characters had been received (on .partial_text). The stream was stopped rather than "
+                    "leave text out; retry the request",
+                )
             if item is None:
                 continue
             acc.ingest(item)
@@ -456,3 +502,11 @@ class StreamParser:
             elif item.delta or not item.is_empty():
                 out.append(item)
         return out
+
+    def _failed(self, out: list[StreamChunk], cause: Exception, message: str) -> list[StreamChunk]:
+        """Record the stream's error; raise it now, or after ``out`` (chunks of the same piece) is handed over."""
+        self._error = StreamError(message, partial_text=self._acc.text)
+        self._error.__cause__ = cause
+        if out:
+            return out
+        raise self._error from cause

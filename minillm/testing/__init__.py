@@ -17,6 +17,7 @@ from minillm.testing.replies import (
     Reply,
     ResetReply,
     SilentReply,
+    SSEReply,
     TextReply,
     Wire,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Reply",
     "ResetReply",
     "Responder",
+    "SSEReply",
     "SilentReply",
     "TextReply",
     "Thought",

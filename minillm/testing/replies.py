@@ -34,6 +34,7 @@ __all__ = [
     "Reply",
     "ResetReply",
     "ResponsePlan",
+    "SSEReply",
     "SilentReply",
     "TextReply",
     "Wire",
@@ -363,6 +364,23 @@ class Reply(abc.ABC):
         return JSONReply(value=value, chunk_size=chunk_size, delay=delay)
 
     @classmethod
+    def sse(
+        cls,
+        *pieces: bytes | str,
+        endless: bytes | str | None = None,
+        chunk_delay: float = 0.0,
+        headers: Mapping[str, str] | None = None,
+        delay: float = 0.0,
+    ) -> SSEReply:
+        """A 200 event stream of exactly these pieces (each written as one chunk, whatever the wire): a
+        malformed event, an event cut short, a hostile stream. With ``endless``, that piece follows, over and
+        over, until the client hangs up or the server stops: ``endless="x" * 4096`` after ``"data: "`` is one
+        line that never ends; ``endless="data: x\\n"`` is an event that never ends."""
+        data = tuple(p.encode("utf-8") if isinstance(p, str) else p for p in pieces)
+        again = endless.encode("utf-8") if isinstance(endless, str) else endless
+        return SSEReply(pieces=data, endless=again, chunk_delay=chunk_delay, headers=headers, delay=delay)
+
+    @classmethod
     def silent(cls) -> SilentReply:
         """Read the request and never answer; the connection stays open until the server stops."""
         return SilentReply()
@@ -572,6 +590,31 @@ class RawReply(Reply):
     def render(self, request: RecordedRequest, *, sequence: int) -> ResponsePlan:
         """The bytes as they are."""
         return self._plan(self.status, [("Content-Type", self.content_type)], [self.body], len(self.body))
+
+
+def _nonempty_or_none(_instance: object, attribute: attrs.Attribute[Any], value: bytes | None) -> None:
+    if value is not None and not value:
+        raise InvalidParameterError(f"{attribute.name} must be non-empty bytes or None")
+
+
+@attrs.frozen(kw_only=True)
+class SSEReply(Reply):
+    """An event stream of these exact pieces, then ``endless`` repeated for ever (see ``Reply.sse``)."""
+
+    pieces: tuple[bytes, ...] = ()
+    endless: bytes | None = attrs.field(default=None, validator=_nonempty_or_none)
+    chunk_delay: float = attrs.field(default=0.0, validator=_non_negative)
+
+    def render(self, request: RecordedRequest, *, sequence: int) -> ResponsePlan:
+        """The pieces, sent chunked as they are."""
+
+        def body() -> Iterator[bytes]:
+            yield from self.pieces
+            while self.endless is not None:
+                yield self.endless
+
+        headers = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache")]
+        return self._plan(200, headers, body(), None, chunk_delay=self.chunk_delay)
 
 
 @attrs.frozen(kw_only=True)
@@ -900,8 +943,9 @@ def _openai_events(reply: TextReply, ctx: _Context) -> Iterator[_Event]:
             "object": "chat.completion.chunk",
             "created": ctx.created,
             "model": ctx.model,
-            "choices": [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None,
-                                                  "finish_reason": finish}],
+            "choices": []
+            if delta is None
+            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
         if ctx.include_usage:
             obj["usage"] = usage  # OpenAI sends "usage": null on every chunk before the usage chunk

@@ -380,7 +380,10 @@ class MockLLMServer:
             writer.close()  # flushes what is still buffered, then FIN
             await writer.wait_closed()
         except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away: nothing is left to answer on this connection
+            # The client went away: nothing is left to answer on this connection. Collect how the connection
+            # ended, or asyncio reports the error of a future nobody read.
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
         except asyncio.CancelledError:
             # stop() is closing every connection. This task is the connection's own (asyncio made it), so it
             # ends here; ending it cancelled would only make asyncio log the cancellation as an error.

@@ -7,6 +7,7 @@ tenacity is imported on the first retry, not with minillm.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from minillm._version import __version__
-from minillm.core.errors import APIConnectionError, APITimeoutError, MiniLLMError
+from minillm.core.errors import APIConnectionError, APITimeoutError, InvalidParameterError, MiniLLMError
 from minillm.core.params import NodeCompletionParameters
 from minillm.core.retry import RetryPolicy, give_up, is_retryable
 
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_PARAMS",
     "DEFAULT_TIMEOUT",
     "IdleClock",
+    "check_client_options",
     "client_timeout",
     "map_transport_error",
     "request_timeout",
@@ -51,6 +53,38 @@ DEFAULT_MAX_CONNECTIONS = 100
 
 DEFAULT_PARAMS = NodeCompletionParameters()
 """The parameters of a call that passes none (frozen, so one instance serves every call)."""
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _is_timeout_value(value: object) -> bool:
+    if value is None or isinstance(value, httpx.Timeout):
+        return True
+    httpx2 = sys.modules.get("httpx2")
+    if httpx2 is not None and isinstance(value, httpx2.Timeout):
+        return True
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def check_client_options(*, timeout: object, max_connections: object, max_event_bytes: object) -> None:
+    """Refuse, when a client is made, settings that would only fail later: ``InvalidParameterError``.
+
+    A pool of no connections (``max_connections`` 0 or less) would make every request wait out the pool
+    timeout, and a timeout that is not a number (``"x"``) would fail deep inside httpx at the first request.
+    """
+    if not _is_timeout_value(timeout):
+        raise InvalidParameterError(
+            f"timeout must be a positive, finite number of seconds, an httpx.Timeout or None (the default), "
+            f"got {timeout!r}"
+        )
+    if not _is_count(max_connections):
+        raise InvalidParameterError(f"max_connections must be an integer of at least 1, got {max_connections!r}")
+    if not _is_count(max_event_bytes):
+        raise InvalidParameterError(
+            f"max_event_bytes must be an integer of at least 1 (bytes), got {max_event_bytes!r}"
+        )
 
 
 def transport_errors(http_client: object) -> tuple[type[BaseException], ...]:

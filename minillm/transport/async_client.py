@@ -23,6 +23,7 @@ from minillm.core.generator import GeneratorInfo
 from minillm.core.http import HTTPRequest
 from minillm.core.params import NodeCompletionParameters
 from minillm.core.response import CompletionResponse
+from minillm.core.sse import DEFAULT_MAX_EVENT_BYTES
 from minillm.core.stream import StreamChunk
 from minillm.core.tree import ChatNode
 from minillm.core.usage import CostInfo
@@ -32,6 +33,7 @@ from minillm.transport._common import (
     DEFAULT_PARAMS,
     DEFAULT_TIMEOUT,
     IdleClock,
+    check_client_options,
     client_timeout,
     map_transport_error,
     request_timeout,
@@ -54,6 +56,8 @@ class AsyncClient:
     request; you close it); an ``httpx2.AsyncClient`` works too. ``timeout`` is the default for requests whose
     parameters set none. ``max_connections`` bounds the connections of the pool minillm makes when no client
     is injected (100 by default).
+    ``max_event_bytes`` bounds one server-sent event of a stream (16 MiB by default): a larger one raises
+    ``StreamError``.
     """
 
     def __init__(
@@ -62,7 +66,10 @@ class AsyncClient:
         http_client: httpx.AsyncClient | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
+        check_client_options(timeout=timeout, max_connections=max_connections, max_event_bytes=max_event_bytes)
+        self._max_event_bytes = max_event_bytes
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
             self._http = _concurrency.async_http_client(self._timeout, max_connections)
@@ -307,7 +314,7 @@ class AsyncCompletionStream:
         self._http_response = response
         self._raw = response.aiter_raw()
         self._cancelled = _concurrency.async_cancellation()
-        self._parser = call.stream_parser()
+        self._parser = call.stream_parser(client._max_event_bytes)
         self._pending: Iterator[StreamChunk] = iter(())  # the last piece's chunks not handed out yet
         self._clock = IdleClock(call.timeout())
         self._final: CompletionResponse | None = None
@@ -325,6 +332,8 @@ class AsyncCompletionStream:
                 return chunk
             if self._closed:
                 raise StopAsyncIteration
+            if self._parser.error is not None:  # held back until the chunks before it were handed over
+                await self._fail(self._parser.error)
             try:
                 data = await self._raw.__anext__()
             except StopAsyncIteration:

@@ -403,6 +403,21 @@ def _index(data: Mapping[str, Any]) -> int | None:
 # The provider
 
 
+# The events whose data must be JSON: those that carry the reply, and "message", the type of an event sent
+# without a name (its JSON "type" says what it is). ``ping`` and unknown types may be ignored.
+_JSON_EVENTS = frozenset(
+    {
+        "message",
+        "message_start",
+        "message_delta",
+        "message_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+    }
+)
+
+
 @attrs.frozen
 class AnthropicProvider:
     """Anthropic's Messages API (``/v1/messages``), for API keys and Claude subscription tokens alike.
@@ -557,14 +572,21 @@ class AnthropicProvider:
         )
 
     def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
-        """One Messages stream event (text and tool-use deltas, usage split between ``message_start`` and
-        ``message_delta``) as a chunk, ``StreamEnd`` at ``message_stop``, or
-        None for events that carry nothing (``ping``, ``content_block_stop``, unknown types, unparsable data).
-        An ``error`` event raises ``APIError``."""
+        """One Messages stream event as a chunk, ``StreamEnd`` at ``message_stop``, or None for events that
+        carry nothing (``ping``, ``content_block_stop``, empty data, and event types this code does not know,
+        which Anthropic tells clients to tolerate). An ``error`` event raises ``APIError``. The data of an
+        event that carries the reply (``message_*``, ``content_block_*``, or one with no event name) must be
+        JSON: otherwise ``MalformedResponseError``, rather than leave its text out."""
         try:
             data: Any = loads_json_text(event.data)
-        except (ValueError, RecursionError):
-            data = None
+        except (ValueError, RecursionError) as e:
+            if event.event == "error":
+                _raise_in_band(None, event.data)
+            if event.event in _JSON_EVENTS and event.data.strip():
+                raise MalformedResponseError(
+                    f"the data of a {event.event!r} event is not JSON: {preview(event.data)!r}"
+                ) from e
+            return None
         if not isinstance(data, Mapping):
             if event.event == "error":
                 _raise_in_band(None, event.data)

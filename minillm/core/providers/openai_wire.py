@@ -443,15 +443,18 @@ class OpenAIDialect:
         )
 
     def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
-        """One event's ``data``: ``[DONE]`` ends the stream, non-JSON and empty chunks are skipped, an error
-        object raises."""
+        """One event's ``data``: ``[DONE]`` ends the stream, an error object raises ``APIError``, data that is
+        not JSON (a raw control character in a string, an event cut short) raises ``MalformedResponseError``
+        rather than leave its text out; empty data and chunks that carry nothing are skipped."""
         text = event.data
         if text[:1] != "{" and text.strip() == "[DONE]":  # a chunk starts with "{": no copy to strip it
             return StreamEnd()
         try:
             data = loads_json_text(text)
-        except (ValueError, RecursionError):
-            return None
+        except (ValueError, RecursionError) as e:
+            if not text.strip():
+                return None  # an empty event carries nothing to lose
+            raise MalformedResponseError(f"an event's data is not JSON: {preview(text)!r}") from e
         if not isinstance(data, dict):  # JSON makes a dict of every object
             return None
         if "error" in data:
