@@ -9,6 +9,13 @@ refused before the repair library runs: that library recurses once per level and
 deep inputs (``"{" * 100_000``), so a linear bracket scan rejects them first (denial of service). Below the
 limit the library may still give up on broken input a few hundred levels deep (Python's recursion limit);
 that too becomes ``JSONRepairError``. Every walk over a parsed value here is iterative.
+
+The repair library is also slow on some flat shapes: it looks ahead from every suspicious quote, so
+``'[' + '"a' * n`` costs time quadratic in ``n`` (8 s at 16 KB). Two bounds keep every call near half a
+second at most, whatever the input (``bench/bench_repair.py`` measures them): broken text longer than
+32 KiB is not handed to the library, and the text it is handed counts every character the library reads,
+stopping it past 12 reads per character. Both refusals are ``JSONRepairError``. Valid JSON of any size
+never reaches the library: the strict parse takes it.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import SupportsIndex
 
 from minillm.core.errors import InvalidParameterError, JSONRepairError, NoJSONFoundError
 
@@ -23,6 +31,18 @@ __all__ = ["extract_json", "is_refusal_value", "loads", "repair_json"]
 
 # The reference's repair parser fails past this depth; minillm refuses the same inputs, on both paths.
 _MAX_DEPTH = 512
+
+_MAX_REPAIR_CHARS = 32 * 1024
+"""The longest broken text handed to the repair library (characters). It spends 0.5 to 8 µs on each
+character even on shapes it handles in linear time, so this keeps a repair under half a second on a
+busy machine.
+Longer text is repaired only when it holds one valid JSON value between its first opening and its last
+closing bracket (prose or a code fence around it); otherwise it is refused with ``JSONRepairError``."""
+
+# The repair library reads a model's broken JSON 1 to 3 times over, and without bound on the quadratic
+# shapes; past this many reads per character (plus a floor for short texts) it is stopped.
+_READS_PER_CHAR = 12
+_READS_FLOOR = 50_000
 
 _BRACKETS = re.compile(r"[\[\]{}]")
 # Characters json.dumps(ensure_ascii=False) leaves raw but the reference escapes (the C1 controls and DEL),
@@ -88,15 +108,68 @@ def _parse(text: str, caller: str) -> object:
         return _check_value(value)
     if _exceeds_depth_limit(text):
         raise _too_deep()
+    if len(text) > _MAX_REPAIR_CHARS:
+        return _check_value(_parse_long(text))
     import json_repair  # loaded on the first repair: most programs never need one
 
+    metered = _Metered(text)
     try:
-        value = json_repair.loads(text, skip_json_loads=True)
+        value = json_repair.loads(metered, skip_json_loads=True)
+    except _OverBudget:
+        raise JSONRepairError(
+            f"gave up repairing {len(text):,} characters of broken JSON: the repair library would read them "
+            f"more than {_READS_PER_CHAR} times over (unclosed strings with stray quotes are the usual cause, "
+            "and they take time quadratic in the length). Ask for the JSON again, or cut the text to the JSON "
+            "value first"
+        ) from None
     except Exception as e:  # any failure inside the library, including its own recursion guard
         raise JSONRepairError(
             f"json-repair could not repair the text ({type(e).__name__}: {e}); check that it is JSON-like"
         ) from e
     return _check_value(value)
+
+
+class _OverBudget(Exception):
+    """The repair library read more of the text than its budget allows."""
+
+
+class _Metered(str):
+    """The text handed to the repair library, counting what it reads and stopping it past a budget.
+
+    The library reads the text one character (or slice) at a time through ``[]``; any superlinear work it
+    does is re-reading, so a budget on reads bounds its time whatever the shape of the input.
+    """
+
+    _left: int
+
+    def __new__(cls, text: str) -> _Metered:
+        self = super().__new__(cls, text)
+        self._left = _READS_PER_CHAR * len(text) + _READS_FLOOR
+        return self
+
+    def __getitem__(self, key: SupportsIndex | slice) -> str:
+        item = str.__getitem__(self, key)
+        self._left -= len(item) or 1  # a slice costs its length
+        if self._left < 0:
+            raise _OverBudget
+        return item
+
+
+def _parse_long(text: str) -> object:
+    """Broken text longer than the repair bound: the one valid value between its first ``{``/``[`` and its
+    last ``}``/``]`` (prose or a code fence around it), else ``JSONRepairError``. Linear time."""
+    start = _first_opener(text)
+    end = max(text.rfind("}"), text.rfind("]"))
+    if 0 <= start < end:
+        try:
+            return json.loads(text[start : end + 1], parse_constant=_reject_constant, parse_float=_parse_float)
+        except (ValueError, RecursionError):
+            pass
+    raise JSONRepairError(
+        f"refused to repair {len(text):,} characters of broken JSON: text longer than {_MAX_REPAIR_CHARS:,} "
+        "characters is only accepted when it holds a valid JSON value (repairing it could take many seconds). "
+        "Ask for shorter JSON (or for the JSON again, if it was cut off), or repair a smaller piece"
+    )
 
 
 def _reject_constant(name: str) -> object:
