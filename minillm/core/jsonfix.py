@@ -14,15 +14,17 @@ The repair library is also slow on some flat shapes: it looks ahead from every s
 ``'[' + '"a' * n`` costs time quadratic in ``n`` (8 s at 16 KB). Two bounds keep every call near half a
 second at most, whatever the input (``bench/bench_repair.py`` measures them): broken text longer than
 32 KiB is not handed to the library, and the text it is handed counts every character the library reads,
-stopping it past 12 reads per character. Both refusals are ``JSONRepairError``. Valid JSON of any size
+stopping it past 8 reads per character. Both refusals are ``JSONRepairError``. Valid JSON of any size
 never reaches the library: the strict parse takes it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
+from collections.abc import Iterator
 from typing import SupportsIndex
 
 from minillm.core.errors import InvalidParameterError, JSONRepairError, NoJSONFoundError
@@ -41,7 +43,7 @@ closing bracket (prose or a code fence around it); otherwise it is refused with 
 
 # The repair library reads a model's broken JSON 1 to 3 times over, and without bound on the quadratic
 # shapes; past this many reads per character (plus a floor for short texts) it is stopped.
-_READS_PER_CHAR = 12
+_READS_PER_CHAR = 8
 _READS_FLOOR = 50_000
 
 _BRACKETS = re.compile(r"[\[\]{}]")
@@ -156,20 +158,103 @@ class _Metered(str):
 
 
 def _parse_long(text: str) -> object:
-    """Broken text longer than the repair bound: the one valid value between its first ``{``/``[`` and its
-    last ``}``/``]`` (prose or a code fence around it), else ``JSONRepairError``. Linear time."""
+    """Broken text longer than the repair bound, in linear time: the one valid value between its first
+    ``{``/``[`` and its last ``}``/``]`` (prose or a code fence around it), or a value cut off part-way (a
+    reply that hit its token limit) closed where it stops; else ``JSONRepairError``."""
     start = _first_opener(text)
     end = max(text.rfind("}"), text.rfind("]"))
-    if 0 <= start < end:
+    enclosed = [text[start : end + 1]] if 0 <= start < end else []
+    for candidate in itertools.chain(enclosed, _closed_candidates(text[start:]) if start >= 0 else ()):
         try:
-            return json.loads(text[start : end + 1], parse_constant=_reject_constant, parse_float=_parse_float)
+            return json.loads(candidate, parse_constant=_reject_constant, parse_float=_parse_float)
         except (ValueError, RecursionError):
-            pass
+            continue
     raise JSONRepairError(
         f"refused to repair {len(text):,} characters of broken JSON: text longer than {_MAX_REPAIR_CHARS:,} "
-        "characters is only accepted when it holds a valid JSON value (repairing it could take many seconds). "
-        "Ask for shorter JSON (or for the JSON again, if it was cut off), or repair a smaller piece"
+        "characters is only accepted when it holds a valid JSON value, or one cut off part-way (repairing "
+        "anything else could take many seconds). Ask for shorter JSON, or repair a smaller piece"
     )
+
+
+# A string (perhaps unterminated) or a bracket.
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
+_CLOSER = {"{": "}", "[": "]"}
+
+
+def _closed_candidates(text: str) -> Iterator[str]:
+    """Ways to close JSON text that stops part-way, most complete first: the text as it is (an open string
+    closed, a dangling comma dropped, a dangling colon given ``null``), then cut before the last comma,
+    then cut after the last opening bracket; each followed by the closers of the brackets still open.
+    Each candidate costs one pass over the text, and all of them together at most one bracket or string per
+    four characters of the text (real documents have fewer): past that the text is given up on."""
+    budget = [len(text) // 4 + 1000]
+    scan = _open_brackets(text, budget)
+    if scan is None:
+        return
+    closers, strings, count = scan
+    whole = text
+    last = text[strings[-1][0] : strings[-1][1]] if strings else ""
+    if last and strings[-1][1] >= len(text.rstrip("\\")) and not _is_closed_string(last):
+        trailing = len(whole) - len(whole.rstrip("\\"))
+        whole = whole[: len(whole) - trailing % 2] + '"'  # a lone trailing backslash would escape the quote
+    whole = whole.rstrip()
+    if whole.endswith(","):
+        whole = whole[:-1]
+    elif whole.endswith(":"):
+        whole += "null"
+    yield whole + closers
+    for marks, keep in ((",", 0), ("[{", 1)):
+        cut = _last_outside_strings(text, marks, strings, count)
+        if cut >= 0:
+            head = text[: cut + keep]
+            rescan = _open_brackets(head, budget)
+            if rescan is not None:
+                yield head + rescan[0]
+
+
+def _open_brackets(text: str, budget: list[int]) -> tuple[str, list[tuple[int, int]], int] | None:
+    """The closers of the brackets ``text`` leaves open, the spans of its last two strings and how many
+    strings it has; ``None`` when it closes a bracket it never opened or its first value is already complete
+    (then it is not a value cut off), or when it holds more tokens than ``budget[0]`` has left."""
+    stack: list[str] = []
+    strings: list[tuple[int, int]] = []
+    count = 0
+    tokens = _TOKENS.finditer(text)
+    for match in itertools.islice(tokens, max(budget[0], 0)):
+        budget[0] -= 1
+        token = match.group()
+        if token == "{" or token == "[":
+            stack.append(_CLOSER[token])
+        elif token == "}" or token == "]":
+            if not stack or stack.pop() != token or not stack:
+                return None
+        else:
+            count += 1
+            strings.append(match.span())
+            if len(strings) > 2:
+                del strings[0]
+    if not stack or next(tokens, None) is not None:
+        return None
+    return "".join(reversed(stack)), strings, count
+
+
+def _is_closed_string(token: str) -> bool:
+    """Whether a string token from ``_TOKENS`` ends with its closing quote."""
+    return len(token) > 1 and token.endswith('"')
+
+
+def _last_outside_strings(text: str, marks: str, strings: list[tuple[int, int]], count: int) -> int:
+    """The index of the last character of ``marks`` outside strings, or -1. Only the last two strings'
+    spans are known, so a mark before them counts only when there are no other strings."""
+    end = len(text)
+    for start, stop in reversed(strings):
+        found = max(text.rfind(mark, stop, end) for mark in marks)
+        if found >= 0:
+            return found
+        end = start
+    if count > len(strings):
+        return -1
+    return max(text.rfind(mark, 0, end) for mark in marks)
 
 
 def _reject_constant(name: str) -> object:
