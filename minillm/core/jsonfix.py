@@ -179,19 +179,22 @@ def _parse_long(text: str) -> object:
 # A string (perhaps unterminated) or a bracket.
 _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 _CLOSER = {"{": "}", "[": "]"}
+# A cut drops at most this much of the end (a member cut off part-way), never the bulk of the text.
+_MAX_DROPPED = 4096
 
 
 def _closed_candidates(text: str) -> Iterator[str]:
     """Ways to close JSON text that stops part-way, most complete first: the text as it is (an open string
     closed, a dangling comma dropped, a dangling colon given ``null``), then cut before the last comma,
-    then cut after the last opening bracket; each followed by the closers of the brackets still open.
-    Each candidate costs one pass over the text, and all of them together at most one bracket or string per
-    four characters of the text (real documents have fewer): past that the text is given up on."""
-    budget = [len(text) // 4 + 1000]
-    scan = _open_brackets(text, budget)
+    then cut after the last opening bracket (when that drops at most ``_MAX_DROPPED`` characters); each
+    followed by the closers of the brackets still open at that point.
+
+    One pass over the text, of at most one bracket or string per four characters (real documents have
+    fewer): past that the text is given up on."""
+    scan = _open_brackets(text, len(text) // 4 + 1000)
     if scan is None:
         return
-    closers, strings, count = scan
+    stack, strings, count = scan
     whole = text
     last = text[strings[-1][0] : strings[-1][1]] if strings else ""
     if last and strings[-1][1] >= len(text.rstrip("\\")) and not _is_closed_string(last):
@@ -202,26 +205,30 @@ def _closed_candidates(text: str) -> Iterator[str]:
         whole = whole[:-1]
     elif whole.endswith(":"):
         whole += "null"
-    yield whole + closers
+    yield whole + "".join(reversed(stack))
     for marks, keep in ((",", 0), ("[{", 1)):
         cut = _last_outside_strings(text, marks, strings, count)
-        if cut >= 0:
-            head = text[: cut + keep]
-            rescan = _open_brackets(head, budget)
-            if rescan is not None:
-                yield head + rescan[0]
+        if cut >= 0 and len(text) - cut <= _MAX_DROPPED:
+            # The brackets open at the cut: those open at the end, with what the dropped tail did undone.
+            at_cut = list(stack)
+            tail = [m.group() for m in _TOKENS.finditer(text, cut + keep) if m.group() in "{}[]"]
+            for token in reversed(tail):
+                if token in "}]":
+                    at_cut.append(token)
+                elif at_cut:
+                    at_cut.pop()
+            yield text[: cut + keep] + "".join(reversed(at_cut))
 
 
-def _open_brackets(text: str, budget: list[int]) -> tuple[str, list[tuple[int, int]], int] | None:
-    """The closers of the brackets ``text`` leaves open, the spans of its last two strings and how many
-    strings it has; ``None`` when it closes a bracket it never opened or its first value is already complete
-    (then it is not a value cut off), or when it holds more tokens than ``budget[0]`` has left."""
+def _open_brackets(text: str, budget: int) -> tuple[list[str], list[tuple[int, int]], int] | None:
+    """The closers of the brackets ``text`` leaves open (innermost last), the spans of its last two strings
+    and how many strings it has; ``None`` when it closes a bracket it never opened or its first value is
+    already complete (then it is not a value cut off), or when it holds more than ``budget`` tokens."""
     stack: list[str] = []
     strings: list[tuple[int, int]] = []
     count = 0
     tokens = _TOKENS.finditer(text)
-    for match in itertools.islice(tokens, max(budget[0], 0)):
-        budget[0] -= 1
+    for match in itertools.islice(tokens, budget):
         token = match.group()
         if token == "{" or token == "[":
             stack.append(_CLOSER[token])
@@ -235,7 +242,7 @@ def _open_brackets(text: str, budget: list[int]) -> tuple[str, list[tuple[int, i
                 del strings[0]
     if not stack or next(tokens, None) is not None:
         return None
-    return "".join(reversed(stack)), strings, count
+    return stack, strings, count
 
 
 def _is_closed_string(token: str) -> bool:
