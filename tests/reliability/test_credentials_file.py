@@ -94,7 +94,7 @@ def test_the_last_good_token_does_not_hide_a_file_that_is_whole_but_has_none(
     gen = _generator(llm_server)
     api.complete(ChatNode.user("first"), gen, NO_RETRY)
     credentials.write_text(json.dumps({"claudeAiOauth": {}}), encoding="utf-8")
-    with pytest.raises(ConfigurationError, match="holds no claudeAiOauth.accessToken"):
+    with pytest.raises(ConfigurationError, match=r"holds no claudeAiOauth\.accessToken"):
         api.complete(ChatNode.user("second"), gen, NO_RETRY)
     credentials.unlink()
     with pytest.raises(ConfigurationError, match="does not exist"):
@@ -117,8 +117,11 @@ def test_a_file_caught_mid_write_before_any_good_read_is_a_configuration_error(
     ("content", "problem"),
     [
         ("[" * 100_000, "nested too deeply"),
-        ('{"claudeAiOauth": {"accessToken": "%s"}, "x": ' % TOKENS[1] + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
-        ('{"claudeAiOauth": {"accessToken": "%s"}, "pad": "' % TOKENS[1] + "x" * (2 * 1024 * 1024) + '"}', "larger than"),
+        (
+            f'{{"claudeAiOauth": {{"accessToken": "{TOKENS[1]}"}}, "x": {"[" * 100_000}{"]" * 100_000}}}',
+            "nested too deeply",
+        ),
+        (f'{{"claudeAiOauth": {{"accessToken": "{TOKENS[1]}"}}, "pad": "{"x" * 2 * 1024 * 1024}"}}', "larger than"),
     ],
     ids=["100k-deep", "100k-deep-holding-a-token", "2-MiB"],
 )

@@ -21,7 +21,6 @@ from minillm import (
     InvalidParameterError,
     JSONRepairError,
     MaxRetriesExceededError,
-    NodeCompletionParameters,
     extract_json,
     loads,
     repair_json,
@@ -80,7 +79,7 @@ def test_long_json_that_holds_a_value_is_repaired(text: str, items: int) -> None
 
 
 def test_a_cut_off_document_keeps_every_complete_record() -> None:
-    records = [{"id": i, "text": f"record {i} says \"hi\", then more"} for i in range(8_000)]
+    records = [{"id": i, "text": f'record {i} says "hi", then more'} for i in range(8_000)]
     whole = json.dumps({"records": records, "done": True})
     cut = whole[: whole.index('"done"') - 40]  # inside the last record's text
     value = loads(cut)
@@ -89,7 +88,9 @@ def test_a_cut_off_document_keeps_every_complete_record() -> None:
     assert value["records"][-1]["id"] == records[-1]["id"]
 
 
-@pytest.mark.parametrize("text", [REFUSED["unclosed strings in an array, 24 KB"], REFUSED["keys without colons, 200 KB"]])
+@pytest.mark.parametrize(
+    "text", [REFUSED["unclosed strings in an array, 24 KB"], REFUSED["keys without colons, 200 KB"]]
+)
 def test_tool_arguments_that_are_pathological_are_refused(text: str) -> None:
     call = ToolCall("call_1", "write_file", text)
     with pytest.raises(InvalidParameterError, match="unrepairable JSON arguments") as info:
@@ -182,7 +183,7 @@ def test_a_thread_file_with_a_lone_surrogate_loads_sends_and_saves(
         ' {"message": {"role": "user", "content": "what is \\ud83d?"}}]}',
         encoding="utf-8",
     )
-    root, leaf = ChatNode.from_thread_file(path)
+    _, leaf = ChatNode.from_thread_file(path)
     assert leaf.text == f"what is {HALF}?"
     llm_server.enqueue(Reply.text("an emoji, cut"))
     reply = api.complete(leaf, openai_gen(llm_server), NO_RETRY)
@@ -191,7 +192,11 @@ def test_a_thread_file_with_a_lone_surrogate_loads_sends_and_saves(
 
     reply.save_thread(path)
     saved = json.loads(path.read_bytes().decode("utf-8"))  # strict UTF-8: no surrogate reached the file
-    assert [p["message"]["content"] for p in saved["prompts"]] == ["be brief \ufffd", "what is \ufffd?", "an emoji, cut"]
+    assert [p["message"]["content"] for p in saved["prompts"]] == [
+        "be brief \ufffd",
+        "what is \ufffd?",
+        "an emoji, cut",
+    ]
     assert_released(api, llm_server)
 
 
