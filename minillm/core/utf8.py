@@ -5,8 +5,9 @@ a provider that splits an emoji's escaped surrogate pair across two stream event
 encoder accepts one. Wherever minillm turns text into bytes (request bodies, saved threads, pretty
 printing), a surrogate pair written as two code points is joined into its character and a lone surrogate
 is replaced by U+FFFD, the replacement character. Escaping it as ``\\ud83d`` instead would keep it, but
-strict JSON readers (I-JSON, and providers' APIs) refuse such text, so the conversation could be saved and
-never sent again; the replacement keeps both working and shows where a character was broken.
+strict JSON readers refuse such text (I-JSON forbids it; Anthropic's API answers 400 "no low surrogate in
+string"), so the conversation could be saved and never sent again; the replacement keeps both working and
+shows where a character was broken.
 """
 
 from __future__ import annotations
