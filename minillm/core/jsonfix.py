@@ -128,6 +128,8 @@ def _parse(text: str, caller: str) -> object:
         raise JSONRepairError(
             f"json-repair could not repair the text ({type(e).__name__}: {e}); check that it is JSON-like"
         ) from e
+    if isinstance(value, _Metered):
+        value = str.__str__(value)  # the text itself handed back: a plain str that no longer counts reads
     return _check_value(value)
 
 
