@@ -1,6 +1,7 @@
 """Worst-case time of JSON repair per input size: json-repair alone, then minillm's bounded path.
 
-Run with ``python bench/bench_repair.py`` (about two minutes; ``--quick`` for a few seconds). Three parts:
+Run with ``python bench/bench_repair.py`` (a few minutes, ten on a busy machine; ``--quick`` for seconds).
+Three parts:
 
 1. **Shapes, unbounded.** Each hand-written shape of broken JSON (and the worst of a small fuzz over
    repeated fragments) is handed to ``json_repair.loads`` at 1k, 2k, 4k ... 128k characters; a shape stops
