@@ -166,6 +166,23 @@ class MissingKey:
         )
 
 
+_MAX_CREDENTIALS_BYTES = 1024 * 1024
+"""The most of a credentials file read (Claude Code's is under 1 KiB); a larger file is refused unread."""
+
+
+class _LastGoodToken:
+    """The last token read from a credentials file, with that file's path: what a request uses while
+    Claude Code rewrites the file in place (truncated, then written) and the file reads as broken."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: tuple[str, str] | None = None  # (path, token), replaced whole so threads see one or the other
+
+    def __repr__(self) -> str:
+        return "_LastGoodToken(***)"
+
+
 @attrs.frozen
 class ClaudeSubscriptionAuth:
     """A Claude subscription's OAuth token, looked up afresh at every request.
@@ -174,9 +191,15 @@ class ClaudeSubscriptionAuth:
     ``claudeAiOauth.accessToken`` in ``credentials_path`` (default ``$HOME/.claude/.credentials.json``, the
     file Claude Code keeps). The file is small and re-read every time, so a token Claude Code refreshed is
     used at once. Neither present: ``ConfigurationError`` naming both sources.
+
+    Claude Code rewrites the file in place, so a read can catch it empty or half-written. Such a read is
+    tried once more at once, and if the file still looks mid-write the last token read from it is used;
+    only when there is none is it a ``ConfigurationError``. A missing file, or one that is whole but holds
+    no token, is larger than 1 MiB or is nested too deeply, is an error at once.
     """
 
     credentials_path: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
+    _last_good: _LastGoodToken = attrs.field(factory=_LastGoodToken, init=False, repr=False, eq=False)
 
     def default_path(self) -> Path:
         """The credentials file this value reads: ``credentials_path`` or ``$HOME/.claude/.credentials.json``."""
@@ -190,9 +213,15 @@ class ClaudeSubscriptionAuth:
         if token is not None and token.strip():
             return ResolvedCredential("bearer", token, source=f"{CLAUDE_TOKEN_ENV} (environment or .env)")
         path = self.default_path()
-        token, problem = _read_claude_token(path)
+        token, problem, mid_write = _read_claude_token(path)
+        if token is None and mid_write:
+            token, problem, mid_write = _read_claude_token(path)  # the writer has often finished by now
         if token is not None:
+            self._last_good.value = (str(path), token)
             return ResolvedCredential("bearer", token, source=f"claudeAiOauth.accessToken in {path}")
+        remembered = self._last_good.value
+        if mid_write and remembered is not None and remembered[0] == str(path):
+            return ResolvedCredential("bearer", remembered[1], source=f"claudeAiOauth.accessToken in {path}")
         raise ConfigurationError(
             f"no Claude subscription credential: {CLAUDE_TOKEN_ENV} is not set (environment or .env) and "
             f"{path} {problem}. Log in with Claude Code (`claude`) to create the file, or set "
@@ -200,25 +229,35 @@ class ClaudeSubscriptionAuth:
         )
 
 
-def _read_claude_token(path: Path) -> tuple[str | None, str]:
-    """The access token in a Claude Code credentials file, or ``None`` and why not (never the file's text)."""
+def _read_claude_token(path: Path) -> tuple[str | None, str, bool]:
+    """The access token in a Claude Code credentials file, or ``None`` and why not (never the file's text),
+    and whether the file looked caught mid-write (empty, cut inside a character, not yet whole JSON)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(_MAX_CREDENTIALS_BYTES + 1)
     except FileNotFoundError:
-        return None, "does not exist"
-    except UnicodeDecodeError:
-        return None, "is not UTF-8 text"
-    except OSError as e:
-        return None, f"could not be read ({e.strerror or type(e).__name__})"
+        return None, "does not exist", False
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        return None, f"could not be read ({getattr(e, 'strerror', None) or type(e).__name__})", False
+    if len(data) > _MAX_CREDENTIALS_BYTES:
+        return None, f"is larger than {_MAX_CREDENTIALS_BYTES:,} bytes, too large to be a credentials file", False
+    if not data.strip():
+        return None, "is empty", True
     try:
-        data = json.loads(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "is not UTF-8 text", True
+    try:
+        parsed = json.loads(text)
+    except RecursionError:
+        return None, "is nested too deeply to be a credentials file", False
     except ValueError:
-        return None, "is not valid JSON"
-    oauth = data.get("claudeAiOauth") if isinstance(data, dict) else None
+        return None, "is not valid JSON", True
+    oauth = parsed.get("claudeAiOauth") if isinstance(parsed, dict) else None
     token = oauth.get("accessToken") if isinstance(oauth, dict) else None
     if isinstance(token, str) and token:
-        return token, ""
-    return None, "holds no claudeAiOauth.accessToken"
+        return token, "", False
+    return None, "holds no claudeAiOauth.accessToken", False
 
 
 def _find_dotenv() -> Path | None:

@@ -18,6 +18,7 @@ from minillm.core.errors import (
     ServerError,
 )
 from minillm.core.retry import parse_retry_after
+from minillm.core.utf8 import utf8_bytes
 
 __all__ = ["HTTPRequest", "api_error", "decode_json_body", "error_message_from_body", "loads_json_text", "preview"]
 
@@ -54,10 +55,11 @@ class HTTPRequest:
     json: Any = None
 
     def body_bytes(self) -> bytes:
-        """The body as compact UTF-8 JSON (empty when there is no body)."""
+        """The body as compact UTF-8 JSON (empty when there is no body); a lone surrogate in a string (half
+        of an emoji a reply was cut in) is sent as U+FFFD, since no UTF-8 text can hold it."""
         if self.json is None:
             return b""
-        return _ENCODER.encode(self.json).encode("utf-8")
+        return utf8_bytes(_ENCODER.encode(self.json))
 
     def header(self, name: str) -> str | None:
         """The last value of header ``name`` (case-insensitive), or None."""

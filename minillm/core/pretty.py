@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from minillm.core.messages import Message, Role
+from minillm.core.utf8 import well_formed
 
 if TYPE_CHECKING:
     from minillm.core.tree import ChatNode
@@ -47,7 +48,7 @@ class PrettyPrintConfig:
 
 
 def _shown_text(message: Message) -> str:
-    text = message.content.all_text()
+    text = well_formed(message.content.all_text())  # printable: no lone surrogate reaches a terminal
     if not text and message.content.has_multimodal():
         return _MULTIMODAL
     return text

@@ -19,9 +19,11 @@ Every problem in the input becomes a ``ThreadFormatError`` naming the entry; not
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,12 @@ from minillm.core.messages import (
     TextPart,
     _to_role,
 )
+from minillm.core.utf8 import well_formed
+
+try:
+    import fcntl
+except ImportError:  # Windows: an open file cannot be removed there, which protects a running save instead
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from minillm.core.tree import ChatNode
@@ -85,35 +93,153 @@ def thread_to_data(path: Sequence[ChatNode]) -> dict[str, Any]:
 
 
 def save_thread(path: Sequence[ChatNode], file: str | os.PathLike[str]) -> None:
-    """Write the thread to ``file`` atomically: a temporary file in the same folder, then a rename."""
+    """Write the thread to ``file`` atomically: a temporary file in the same folder, then a rename.
+
+    A symlink is written through (its target gets the new text; the link stays). A new file gets the mode
+    the umask allows, an existing one keeps its mode. The folder is synced after the rename, so the new
+    name survives a power cut. Temporary files that a killed save left for the same target are removed.
+    A target that exists but is not a regular file (a folder, a device, a FIFO) is refused.
+    """
+    target = _path_argument(file, "write")
     try:
         text = json.dumps(thread_to_data(path), indent=2, ensure_ascii=False)
     except (TypeError, ValueError) as e:
         raise InvalidParameterError(f"the thread cannot be saved as JSON (is some metadata not JSON?): {e}") from e
-    target = os.fspath(file)
-    folder = os.path.dirname(os.path.abspath(target))
+    text = well_formed(text) + "\n"  # a lone surrogate (half an emoji) is saved as U+FFFD: UTF-8 cannot hold it
+    real = os.path.realpath(target)
+    folder, name = os.path.split(real)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".minillm-", suffix=".tmp", dir=folder)
+        existing: os.stat_result | None = os.stat(real)
+    except FileNotFoundError:
+        existing = None
+    except OSError as e:
+        raise FileAccessError(f"cannot write thread file {target!r}: {e.strerror or e}") from e
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        raise FileAccessError(
+            f"cannot write thread file {target!r}: it is not a regular file (a folder, device, FIFO or "
+            "socket); save the thread to a file path"
+        )
+    prefix = _temp_prefix(name)
+    _remove_stale_temporaries(folder, prefix)
+    try:
+        fd, tmp, lock = _create_temporary(folder, prefix, private=existing is not None)
     except OSError as e:
         raise FileAccessError(f"cannot write thread file {target!r}: {e.strerror or e}") from e
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-            f.write("\n")
             f.flush()
             os.fsync(f.fileno())
-        try:
-            mode = os.stat(target).st_mode & 0o7777
-        except OSError:
-            mode = 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        if existing is not None:
+            os.chmod(tmp, existing.st_mode & 0o7777)
+        os.replace(tmp, real)
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError):
             raise FileAccessError(f"cannot write thread file {target!r}: {e.strerror or e}") from e
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
+    _sync_folder(folder, target)
+
+
+def _path_argument(file: object, action: str) -> str:
+    """``file`` as a str path: ``InvalidParameterError`` for a non-path, ``FileAccessError`` for a NUL byte."""
+    try:
+        path = os.fspath(file)  # type: ignore[call-overload]
+    except TypeError:
+        raise InvalidParameterError(
+            f"a thread file must be a path (str or os.PathLike), not {type(file).__name__}"
+        ) from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if "\0" in path:
+        raise FileAccessError(
+            f"cannot {action} thread file {path!r}: the path contains a NUL character, which no file name can hold"
+        )
+    return str(path)
+
+
+_TEMP_SUFFIX = ".tmp"
+
+
+def _temp_prefix(name: str) -> str:
+    """Temporary files of target ``name`` are ``.<name>.minillm-<random>.tmp`` (name cut to fit NAME_MAX)."""
+    return f".{name[:200]}.minillm-"
+
+
+def _create_temporary(folder: str, prefix: str, *, private: bool) -> tuple[int, str, int | None]:
+    """A new temporary file in ``folder``: its descriptor, path, and a second descriptor holding its lock.
+
+    A new target's file is created with mode 0o666, which the umask (and a default ACL) narrows as for any
+    new file; when the target exists it is created 0o600 and given the target's mode before the rename.
+    The lock (POSIX ``flock``) tells another save's clean-up that this file is in use.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f"{prefix}{secrets.token_hex(6)}{_TEMP_SUFFIX}")
+        try:
+            fd = os.open(tmp, flags, 0o600 if private else 0o666)
+        except FileExistsError:
+            continue
+        if fcntl is None:
+            return fd, tmp, None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_nlink:  # not removed by a clean-up that locked it first
+                return fd, tmp, os.dup(fd)
+        except OSError:
+            pass  # another save's clean-up holds it and will remove it
+        os.close(fd)
+    raise FileExistsError(17, "no free temporary file name")
+
+
+def _remove_stale_temporaries(folder: str, prefix: str) -> None:
+    """Remove the temporary files of this target that no running save holds (left by a killed save)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(_TEMP_SUFFIX)]
+    except OSError:
+        return
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    for candidate in names:
+        tmp = os.path.join(folder, candidate)
+        try:
+            fd = os.open(tmp, flags)
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a save holds it
+            if os.stat(tmp, follow_symlinks=False).st_ino == info.st_ino:
+                os.unlink(tmp)  # on Windows this fails for a file a save has open, which is what we want
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _sync_folder(folder: str, target: str) -> None:
+    """Flush the folder's entry for the renamed file to disk (POSIX; a no-op where folders cannot be opened)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # a folder we may write but not read: the rename stands, unsynced
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise FileAccessError(
+                f"thread file {target!r} was written but its folder could not be synced: {e.strerror or e}"
+            ) from e
+    finally:
+        os.close(fd)
 
 
 # ----- reading ---------------------------------------------------------------------------------------
@@ -121,11 +247,12 @@ def save_thread(path: Sequence[ChatNode], file: str | os.PathLike[str]) -> None:
 
 def chain_from_file(file: str | os.PathLike[str]) -> tuple[ChatNode, ChatNode]:
     """Load a thread file into a chain; returns ``(root, leaf)``. The file is only read."""
+    source = _path_argument(file, "read")
     try:
-        with open(file, "rb") as f:
+        with open(source, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise FileAccessError(f"cannot read thread file {os.fspath(file)!r}: {e.strerror or e}") from e
+        raise FileAccessError(f"cannot read thread file {source!r}: {e.strerror or e}") from e
     return chain_from_json(raw)
 
 

@@ -12,7 +12,6 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 from pathlib import Path
@@ -108,9 +107,11 @@ def test_a_process_killed_between_write_and_rename_keeps_the_old_file(tmp_path: 
     assert result.returncode == 9, result.stderr
     temporary = Path(result.stdout.strip())
     assert path.read_bytes() == good and ChatNode.from_thread_file(path)[0].text == GOOD
-    assert temporary.parent == path.parent and temporary.name.startswith(".minillm-")
+    assert temporary.parent == path.parent and temporary.name.startswith(".t.json.minillm-")
     assert ChatNode.from_thread_file(temporary)[0].text == "the new version"  # the write itself was whole
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, temporary.name])
+    ChatNode.root("the next save").save_thread(path)  # removes what the killed save left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
 def test_a_read_only_folder_is_a_file_access_error_and_keeps_the_old_file(
@@ -121,10 +122,14 @@ def test_a_read_only_folder_is_a_file_access_error_and_keeps_the_old_file(
     path = folder / "t.json"
     good = saved(path)
     if os.geteuid() == 0:  # root writes into read-only folders: refuse the temporary file as the OS would
-        def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
-            raise PermissionError(13, "Permission denied")
+        real_open = os.open
 
-        monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+        def refusing_open(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+            if flags & os.O_CREAT and os.path.dirname(os.fspath(file)) == str(folder):
+                raise PermissionError(13, "Permission denied")
+            return real_open(file, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refusing_open)
     folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
     try:
         with pytest.raises(FileAccessError, match=r"cannot write thread file .*Permission denied"):
@@ -233,14 +238,14 @@ def test_the_temporary_file_is_private_to_the_target_folder(tmp_path: Path, monk
     """The rename is atomic only within one file system, so the temporary file is made next to the target,
     not in the system's temporary folder."""
     made: list[str] = []
-    real_mkstemp = tempfile.mkstemp
+    real_open = os.open
 
-    def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
-        fd, name = real_mkstemp(*args, **kwargs)
-        made.append(name)
-        return fd, name
+    def recording_open(file: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_CREAT:
+            made.append(os.fspath(file))
+        return real_open(file, flags, *args, **kwargs)
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "open", recording_open)
     path = tmp_path / "sub" / "t.json"
     path.parent.mkdir()
     ChatNode.root("s").save_thread(path)
