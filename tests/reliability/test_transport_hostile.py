@@ -311,3 +311,14 @@ def test_a_redirect_with_the_default_client_names_its_location(
     gen = _redirecting(llm_server, elsewhere, 307, "anthropic")
     _assert_refused(_outcome(api, gen, NO_RETRY, stream=stream), 307, elsewhere)
     assert_released(api, llm_server)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_error_says_where_and_what_to_do(status: int) -> None:
+    """Unit: the core's error for a 3xx, with and without a ``Location``."""
+    from minillm.core.http import api_error
+
+    named = api_error(status, {"Location": "https://elsewhere.example/v1"}, b"")
+    assert type(named) is APIError and named.status_code == status
+    assert "'https://elsewhere.example/v1'" in str(named) and "base URL" in str(named)
+    assert "no Location header" in str(api_error(status, {}, b"<html>moved</html>"))
