@@ -13,6 +13,7 @@ import contextlib
 import gzip
 import json
 import random
+import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -103,8 +104,14 @@ def test_an_endless_body_stops_at_max_response_bytes(api: API, make_api: MakeAPI
     ``MalformedResponseError`` that gives the cap and how to raise it, not retried, memory bounded."""
     runner = make_api(timeout=30.0, max_response_bytes=CAP)
     llm_server.enqueue(Reply.large(ONE_TB))
-    error = _outcome(runner, openai_gen(llm_server), NO_RETRY.with_retry(2), stream=False)
+    tracemalloc.start()
+    try:
+        error = _outcome(runner, openai_gen(llm_server), NO_RETRY.with_retry(2), stream=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert isinstance(error, MalformedResponseError), error
+    assert peak < 8 * CAP, f"peak {peak / 2**20:.1f} MiB"  # measured about 3x: the pieces, then their join
     assert f"{CAP:,} bytes" in str(error) and "max_response_bytes=" in str(error)
     assert len(llm_server.requests) == 1  # a malformed answer is not retried
 
