@@ -53,6 +53,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\bAsyncRetrying\b", "Retrying"),
     # httpx's async methods.
     (r"\baiter_raw\b", "iter_raw"),
+    (r"\baiter_bytes\b", "iter_bytes"),
     (r"\baread\b", "read"),
     (r"\baclose\b", "close"),
     # minillm's public async names.

@@ -20,7 +20,15 @@ from minillm.core.errors import (
 from minillm.core.retry import parse_retry_after
 from minillm.core.utf8 import utf8_bytes
 
-__all__ = ["HTTPRequest", "api_error", "decode_json_body", "error_message_from_body", "loads_json_text", "preview"]
+__all__ = [
+    "HTTPRequest",
+    "api_error",
+    "body_too_large",
+    "decode_json_body",
+    "error_message_from_body",
+    "loads_json_text",
+    "preview",
+]
 
 # One encoder for every body (json.dumps with options would build a new one per call).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -100,6 +108,8 @@ def api_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     request_id = lowered.get("x-request-id") or lowered.get("request-id")
     payload = data if data is not None else raw
     retry_after = parse_retry_after(lowered)
+    if 300 <= status < 400:
+        message = _redirect_message(status, lowered.get("location"))
     if status == 429:
         return RateLimitError(message, status_code=status, body=payload, request_id=request_id, retry_after=retry_after)
     kind: type[APIError]
@@ -113,6 +123,25 @@ def api_error(status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     else:
         kind = APIError
     return kind(message, status_code=status, body=payload, request_id=request_id, retry_after=retry_after)
+
+
+def _redirect_message(status: int, location: str | None) -> str:
+    """Why a redirect is an error: minillm never follows one, so a credential never reaches another address
+    (an API call has no reason to be redirected; a proxy or a moved base URL does)."""
+    target = f"to {preview(location)!r}" if location else "with no Location header"
+    return (
+        f"the provider answered {status}, a redirect {target}; minillm does not follow redirects, so its "
+        "credentials never reach another address: set the generator's base URL to where the API really is"
+    )
+
+
+def body_too_large(limit: int) -> MalformedResponseError:
+    """The error for an answer body longer than ``limit`` bytes (the client's ``max_response_bytes``)."""
+    return MalformedResponseError(
+        f"the provider's answer is larger than max_response_bytes ({limit:,} bytes, {limit / 2**20:g} MiB), so "
+        "minillm stopped reading it; if replies this large are expected, raise the cap: "
+        "SyncClient(max_response_bytes=...) or AsyncClient(max_response_bytes=...)"
+    )
 
 
 _DECODER = json.JSONDecoder()

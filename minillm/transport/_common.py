@@ -25,12 +25,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_PARAMS",
     "DEFAULT_TIMEOUT",
     "IdleClock",
     "check_client_options",
     "client_timeout",
     "map_transport_error",
+    "max_bytes",
     "request_timeout",
     "retry_settings",
     "retry_wait",
@@ -50,6 +52,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 """Ten minutes to read (long completions are slow), ten seconds to connect."""
 
 DEFAULT_MAX_CONNECTIONS = 100
+
+DEFAULT_MAX_RESPONSE_BYTES = 128 * 2**20
+"""The largest answer body read whole (128 MiB): far above any real completion, low enough that a server
+sending an endless body cannot exhaust memory."""
 
 DEFAULT_PARAMS = NodeCompletionParameters()
 """The parameters of a call that passes none (frozen, so one instance serves every call)."""
@@ -127,6 +133,13 @@ def map_transport_error(exc: BaseException, what: str) -> MiniLLMError:
         return APITimeoutError(f"timed out {what} ({kind}); raise the timeout or check the server")
     detail = str(exc) or type(exc).__name__
     return APIConnectionError(f"connection failed {what}: {detail}")
+
+
+def max_bytes(name: str, value: object) -> int:
+    """``value`` as a byte limit named ``name``: a whole number of at least 1, else ``InvalidParameterError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidParameterError(f"{name} must be a whole number of bytes, at least 1; got {value!r}")
+    return value
 
 
 def client_timeout(http_client: Any, timeout: float | httpx.Timeout | None) -> httpx.Timeout:

@@ -16,6 +16,12 @@ unused ones age out. When every connection is busy, requests wait here, first co
 connection given back goes straight to the request that has waited longest, within that request's ``pool``
 timeout. A connection is given back when its response is closed, which both transports always do.
 
+A request cancelled or cut by its deadline at any point (connecting, waiting for the head, reading the body)
+must not leave its slot taken: httpcore 1.0.9 can keep such a request in its pool's queue, or a connection
+half-made, after the cancellation (a pool of one then never serves another request). So a connection whose
+request failed, or whose pool is not clean once its response is closed (a request still queued, a connection
+neither idle nor closed), is discarded with its pool, and a new pool takes its slot.
+
 An injected client keeps its own pool: this is only for the client minillm makes. (httpx2's pool, which the
 official SDKs use, fixed the same cost, so an injected ``httpx2.AsyncClient`` scales as well.)
 """
@@ -23,8 +29,10 @@ official SDKs use, fixed the same cost, so an injected ``httpx2.AsyncClient`` sc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
@@ -73,24 +81,32 @@ class ConnectionPerPoolTransport(httpx.AsyncBaseTransport):
         self._max = max_connections
         self._ssl_context = httpx.create_ssl_context(trust_env=trust_env)
         self._trust_env = trust_env
-        self._pools: list[httpx.AsyncHTTPTransport] = []  # made when first needed
+        self._pools: set[httpx.AsyncHTTPTransport] = set()  # made when first needed
         self._free: list[httpx.AsyncHTTPTransport] = []  # a stack of the pools whose connection is free
         # Requests waiting for a connection, oldest first; each future receives the pool it may use.
         self._waiters: deque[asyncio.Future[httpx.AsyncHTTPTransport]] = deque()
+        self._closing: set[asyncio.Task[None]] = set()  # discarded pools being closed
+
+    def _new_pool(self) -> httpx.AsyncHTTPTransport:
+        pool = httpx.AsyncHTTPTransport(verify=self._ssl_context, trust_env=self._trust_env, limits=_ONE)
+        self._pools.add(pool)
+        return pool
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         # A free connection means nobody is waiting: a connection given back goes to a waiter first.
-        if self._free:
+        pool = None
+        while self._free:
             pool = self._free.pop()
-        elif len(self._pools) < self._max:
-            pool = httpx.AsyncHTTPTransport(verify=self._ssl_context, trust_env=self._trust_env, limits=_ONE)
-            self._pools.append(pool)
-        else:
-            pool = await self._wait_for_pool(request)
+            if _is_clean(pool):
+                break
+            self._discard(pool)  # went stale while free (a cancelled body closed late): make room for a new one
+            pool = None
+        if pool is None:
+            pool = self._new_pool() if len(self._pools) < self._max else await self._wait_for_pool(request)
         try:
             response = await pool.handle_async_request(request)
         except BaseException:
-            self._give_back(pool)
+            self._discard(pool)  # cancelled or failed half-way: its inner pool may keep the request for ever
             raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _ReleasingStream(response.stream, self, pool)
@@ -114,7 +130,10 @@ class ConnectionPerPoolTransport(httpx.AsyncBaseTransport):
 
     def _give_back(self, pool: httpx.AsyncHTTPTransport) -> None:
         """``pool``'s connection is free again: it goes straight to the longest-waiting request, if any (a
-        waiter that timed out or was cancelled is done, and skipped)."""
+        waiter that timed out or was cancelled is done, and skipped). A pool left unclean is discarded."""
+        if not _is_clean(pool):
+            self._discard(pool)
+            return
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -122,9 +141,39 @@ class ConnectionPerPoolTransport(httpx.AsyncBaseTransport):
                 return
         self._free.append(pool)
 
+    def _discard(self, pool: httpx.AsyncHTTPTransport) -> None:
+        """Drop ``pool`` (closed in the background: this may run while a task is being cancelled) and give
+        its slot to a new pool when a request is waiting for one."""
+        if pool not in self._pools:
+            return
+        self._pools.discard(pool)
+        task = asyncio.get_running_loop().create_task(_close_quietly(pool))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        if any(not waiter.done() for waiter in self._waiters):
+            self._give_back(self._new_pool())
+
     async def aclose(self) -> None:
-        for pool in self._pools:
+        for pool in list(self._pools):
             await pool.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+def _is_clean(pool: httpx.AsyncHTTPTransport) -> bool:
+    """Whether ``pool`` can serve a new request: no request left in its queue, and its connection (if any)
+    idle or closed. Reads httpcore's pool; when a future httpcore hides it, a pool counts as clean."""
+    inner: Any = getattr(pool, "_pool", None)
+    if getattr(inner, "_requests", None):
+        return False
+    connections = getattr(inner, "connections", ())
+    return all(connection.is_idle() or connection.is_closed() for connection in connections)
+
+
+async def _close_quietly(pool: httpx.AsyncHTTPTransport) -> None:
+    """Close a discarded pool; it failed already, so a failure to close it says nothing new."""
+    with contextlib.suppress(Exception):
+        await pool.aclose()
 
 
 def _expire(waiter: asyncio.Future[httpx.AsyncHTTPTransport], request: httpx.Request) -> None:

@@ -20,7 +20,7 @@ from minillm.core.errors import APITimeoutError, InvalidParameterError, MiniLLME
 from minillm.core.fallback import FallbackGenerator, FallbackRun
 from minillm.core.flow import CompletionCall, cache_warmup_call, costed_call
 from minillm.core.generator import GeneratorInfo
-from minillm.core.http import HTTPRequest
+from minillm.core.http import HTTPRequest, body_too_large
 from minillm.core.params import NodeCompletionParameters
 from minillm.core.response import CompletionResponse
 from minillm.core.sse import DEFAULT_MAX_EVENT_BYTES
@@ -30,12 +30,14 @@ from minillm.core.usage import CostInfo
 from minillm.transport import _concurrency
 from minillm.transport._common import (
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_PARAMS,
     DEFAULT_TIMEOUT,
     IdleClock,
     check_client_options,
     client_timeout,
     map_transport_error,
+    max_bytes,
     request_timeout,
     retry_settings,
     retry_wait,
@@ -55,7 +57,9 @@ class AsyncClient:
     ``http_client`` injects your own ``httpx.AsyncClient`` (its proxies, certificates and hooks carry every
     request; you close it); an ``httpx2.AsyncClient`` works too. ``timeout`` is the default for requests whose
     parameters set none. ``max_connections`` bounds the connections of the pool minillm makes when no client
-    is injected (100 by default).
+    is injected (100 by default). ``max_response_bytes`` caps an answer body read whole (128 MiB by default;
+    a longer one raises ``MalformedResponseError``). minillm never follows a redirect, whatever the injected
+    client's ``follow_redirects``: a 3xx raises ``APIError`` naming its ``Location``.
     ``max_event_bytes`` bounds one server-sent event of a stream (16 MiB by default): a larger one raises
     ``StreamError``.
     """
@@ -67,9 +71,11 @@ class AsyncClient:
         timeout: float | httpx.Timeout | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         check_client_options(timeout=timeout, max_connections=max_connections, max_event_bytes=max_event_bytes)
         self._max_event_bytes = max_event_bytes
+        self._max_response_bytes = max_bytes("max_response_bytes", max_response_bytes)
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
             self._http = _concurrency.async_http_client(self._timeout, max_connections)
@@ -110,11 +116,31 @@ class AsyncClient:
         self._loop_check.check()
         built = self._build(request, timeout)
         del request  # httpx holds the bytes it sends: the body as JSON values need not live while the answer comes
-        try:  # the timeout is a deadline for the whole request, not for each read
-            response = await _concurrency.acall_within(timeout.read, "waiting for the response", self._http.send, built)
+        # The timeout is a deadline for the whole request, not for each read.
+        return await _concurrency.acall_within(timeout.read, "waiting for the response", self._receive, built)
+
+    async def _receive(self, built: httpx.Request) -> Answer:
+        try:
+            response = await self._http.send(built, stream=True, follow_redirects=False)
+            try:
+                body = await self._read_body(response)
+            finally:
+                await response.aclose()
         except self._errors as e:
             raise map_transport_error(e, "waiting for the response") from e
-        return response.status_code, response.headers, response.content
+        return response.status_code, response.headers, body
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        """The whole (decoded) body, read piece by piece up to ``max_response_bytes``: an endless body
+        raises ``MalformedResponseError`` rather than fill memory."""
+        pieces: list[bytes] = []
+        left = self._max_response_bytes
+        async for piece in response.aiter_bytes():
+            left -= len(piece)
+            if left < 0:
+                raise body_too_large(self._max_response_bytes)
+            pieces.append(piece)
+        return b"".join(pieces)
 
     async def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
         self._loop_check.check()
@@ -124,12 +150,12 @@ class AsyncClient:
 
     async def _start_stream(self, call: CompletionCall, built: httpx.Request) -> httpx.Response:
         try:
-            response = await self._http.send(built, stream=True)
+            response = await self._http.send(built, stream=True, follow_redirects=False)
         except self._errors as e:
             raise map_transport_error(e, "starting the stream") from e
         if not call.stream_started(response.status_code, response.headers):
             try:
-                body = await response.aread()
+                body = await self._read_body(response)
             except self._errors as e:
                 raise map_transport_error(e, "reading the error response") from e
             finally:
@@ -316,7 +342,9 @@ class AsyncCompletionStream:
         self._cancelled = _concurrency.async_cancellation()
         self._parser = call.stream_parser(client._max_event_bytes)
         self._pending: Iterator[StreamChunk] = iter(())  # the last piece's chunks not handed out yet
-        self._clock = IdleClock(call.timeout())
+        # Keep-alive comments alone must not hold a stream open: without timeout_secs, the client's read
+        # timeout is the idle bound.
+        self._clock = IdleClock(call.timeout() or client._timeout.read)
         self._final: CompletionResponse | None = None
         self._closed = False
 
