@@ -7,6 +7,11 @@ body bytes in through ``feed()``, chunks for the caller out, and ``finish()`` at
 response, or a ``StreamError`` when the stream was cut short. Both transports share it, so they only read,
 hand over chunks and close.
 
+A stream the provider finished is read on to the end of its body before it is closed, so its connection can
+serve the next request (a connection closed with unread bytes is discarded, and the next request pays a new TCP
+and TLS handshake). ``StreamParser.drain()`` takes those trailing bytes: it keeps only a usage they carry and
+says when to stop reading (``TRAILER_LIMIT``), so a server that keeps sending cannot hold a finished stream.
+
 Everything here is linear in the stream: text and tool-call arguments are kept as lists of pieces and joined
 once, so a stream of a hundred thousand one-character chunks costs what its text costs.
 """
@@ -30,9 +35,12 @@ if TYPE_CHECKING:
     from minillm.core.providers.base import Provider
     from minillm.core.sse import ServerSentEvent
 
-__all__ = ["StreamAccumulator", "StreamChunk", "StreamParser", "ToolCallDelta"]
+__all__ = ["TRAILER_LIMIT", "StreamAccumulator", "StreamChunk", "StreamParser", "ToolCallDelta"]
 
 _log = logging.getLogger("minillm")
+
+TRAILER_LIMIT = 64 * 1024
+"""How many bytes after the end of a finished stream are read to keep its connection; past this, it is closed."""
 
 
 @attrs.frozen
@@ -190,6 +198,10 @@ class StreamAccumulator:
         if item.usage is not None:
             self._usage = _merge_usage(self._usage, item.usage)
 
+    def add_usage(self, usage: Usage) -> None:
+        """Merge a usage that came after the end of the stream (only usage is taken from such events)."""
+        self._usage = _merge_usage(self._usage, usage)
+
     @property
     def text(self) -> str:
         """The text so far (the pieces are joined here, once, and kept joined)."""
@@ -254,6 +266,7 @@ class StreamParser:
         self._decoder = SSEDecoder()
         self._acc = StreamAccumulator(model, provider.expects_stream_usage(include_usage))
         self._error: StreamError | None = None
+        self._trailing = 0  # bytes taken by drain()
 
     @property
     def accumulator(self) -> StreamAccumulator:
@@ -279,6 +292,20 @@ class StreamParser:
             raise self._error
         return self._take(self._decoder.feed(data))
 
+    def drain(self, data: bytes) -> bool:
+        """Take a piece of the body that follows the end of a finished stream; True while reading on is worth it.
+
+        Such bytes are read only so the connection can be reused, and only a usage they carry is kept
+        (servers send it after the finish reason); nothing in them, an error event or garbage, fails the
+        finished stream. False once more than ``TRAILER_LIMIT`` bytes came: the transport then closes the
+        connection rather than reading on.
+        """
+        self._trailing += len(data)
+        if self._trailing > TRAILER_LIMIT:
+            return False
+        self._trailer(self._decoder.feed(data))
+        return True
+
     def finish(self, headers: Mapping[str, str] | None = None) -> CompletionResponse:
         """End the body and return the response (``headers`` are the HTTP response's).
 
@@ -288,7 +315,10 @@ class StreamParser:
         """
         if self._error is not None:
             raise self._error
-        self._take(self._decoder.finish())
+        if self._acc.finished:
+            self._trailer(self._decoder.finish())
+        else:
+            self._take(self._decoder.finish())
         if self._acc.finish_reason is None and not self._acc.ended:
             self._error = StreamError(
                 "the stream ended before the provider finished it (no finish reason, [DONE] or message_stop "
@@ -319,8 +349,9 @@ class StreamParser:
         out: list[StreamChunk] = []
         acc, parse = self._acc, self._provider.parse_stream_event
         finished = acc.finished
-        for event in events:
+        for i, event in enumerate(events):
             if finished:
+                self._trailer(events[i:])
                 break
             try:
                 item = parse(event)
@@ -342,3 +373,15 @@ class StreamParser:
             elif item.delta or not item.is_empty():
                 out.append(item)
         return out
+
+    def _trailer(self, events: list[ServerSentEvent]) -> None:
+        """Read events after the end of a finished stream for their usage only (see ``drain``)."""
+        acc = self._acc
+        for event in events:
+            try:
+                item = self._provider.parse_stream_event(event)
+            except Exception as e:  # a finished stream stays finished, whatever a wire makes of what follows
+                _log.debug("ignoring an event after the end of a finished stream: %s: %s", type(e).__name__, e)
+                continue
+            if isinstance(item, StreamChunk) and item.usage is not None:
+                acc.add_usage(item.usage)
