@@ -57,7 +57,9 @@ class CompletionResponse:
     """A finished completion: its text, why it stopped, token usage, tool calls and the HTTP headers.
 
     ``headers`` has lower-case names, so ``response.headers["x-ratelimit-remaining-requests"]`` works
-    whatever case the server used.
+    whatever case the server used. ``unknown_tool_calls`` keeps, as raw JSON text, tool-call entries of a
+    type minillm does not know (OpenAI's ``"type": "custom"`` calls; in a stream, each piece as it came):
+    they cannot be called back as ``ToolCall``s, but are not lost.
     """
 
     id: str
@@ -68,11 +70,20 @@ class CompletionResponse:
     tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tuple)
     headers: Mapping[str, str] = attrs.field(factory=dict, converter=_lower_keys)
     media: tuple[Media, ...] = attrs.field(default=(), converter=_to_tuple)
+    unknown_tool_calls: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
 
     def _with_headers(self, headers: Mapping[str, str]) -> CompletionResponse:
         # attrs.evolve, written out: it runs once per request, and evolve's generic copy costs three times this.
         return CompletionResponse(
-            self.id, self.model, self.content, self.finish_reason, self.usage, self.tool_calls, headers, self.media
+            self.id,
+            self.model,
+            self.content,
+            self.finish_reason,
+            self.usage,
+            self.tool_calls,
+            headers,
+            self.media,
+            self.unknown_tool_calls,
         )
 
     def is_complete(self) -> bool:
@@ -90,8 +101,10 @@ class CompletionResponse:
         """The assistant message for this response, with returned media as parts when there are any."""
         calls = self.tool_calls or None
         if not self.media:
-            return Message.assistant(self.content) if calls is None else Message(
-                "assistant", self.content, tool_calls=calls
+            return (
+                Message.assistant(self.content)
+                if calls is None
+                else Message("assistant", self.content, tool_calls=calls)
             )
         parts: list[ContentPart] = [TextPart(self.content)] if self.content else []
         parts.extend(ContentPart.from_media(m) for m in self.media)

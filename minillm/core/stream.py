@@ -51,6 +51,8 @@ class ToolCallDelta:
     id: str | None = None
     name: str | None = None
     arguments_fragment: str | None = None
+    raw: str | None = None
+    """The piece's JSON text when it belongs to a tool call of a type minillm does not know (kept aside)."""
 
 
 def _deltas(value: Iterable[ToolCallDelta] | None) -> tuple[ToolCallDelta, ...] | None:
@@ -101,6 +103,7 @@ class _ToolCallAccumulator:
 
     def __init__(self) -> None:
         self._slots: dict[int, _ToolCallSlot] = {}
+        self.unknown: list[str] = []  # the raw pieces of calls of unknown types
 
     @property
     def seen(self) -> bool:
@@ -108,6 +111,9 @@ class _ToolCallAccumulator:
         return bool(self._slots)
 
     def feed(self, delta: ToolCallDelta) -> None:
+        if delta.raw is not None:
+            self.unknown.append(delta.raw)
+            return
         slot = self._slots.get(delta.index)
         if slot is None:
             slot = self._slots[delta.index] = _ToolCallSlot()
@@ -249,6 +255,7 @@ class StreamAccumulator:
             usage=self._usage,
             tool_calls=self._tools.calls() if self._tools.seen else (),
             headers=headers or {},
+            unknown_tool_calls=self._tools.unknown,
         )
 
 

@@ -549,6 +549,8 @@ class AnthropicProvider:
             if not isinstance(fragment, str) or not fragment or index is None:
                 return None
             return StreamChunk(tool_calls=(ToolCallDelta(index, arguments_fragment=fragment),))
+        if delta.get("type", "text_delta") != "text_delta":
+            return None  # thinking, signatures, citations and block types minillm does not know: not reply text
         text = delta.get("text")
         if isinstance(text, str) and text:
             return StreamChunk(delta=text)
