@@ -154,6 +154,7 @@ def test_attaching_headers_keeps_every_other_field() -> None:
         usage=Usage(uncached_input_tokens=3, completion_tokens=2),
         tool_calls=(ToolCall("c1", "f", "{}"),),
         media=(ImageData.from_url("https://example.com/a.png"),),
+        unknown_tool_calls=('{"type":"custom"}',),
     )
     headers = {"X-Request-Id": "abc"}
     attached = response._with_headers(headers)
@@ -168,6 +169,7 @@ def test_attaching_headers_keeps_every_other_field() -> None:
         "tool_calls",
         "headers",
         "media",
+        "unknown_tool_calls",
     ]
 
 
