@@ -396,7 +396,7 @@ def tls_section(sizes: Sizes, server_cpu: int | None, cpu: int | None, results: 
             return
         server = Server(server_cpu, (cert, key))
         try:
-            args = ["--n", str(n), "--chunks", str(chunks), "--cafile", str(cert)]
+            args = ["--n", str(n), "--chunks", str(chunks), "--cafile", str(cert), "--rounds", str(sizes.rounds)]
             figures = _interleaved(
                 _contenders(TLS, sizes), sizes.heavy_trials, lambda c: _work(["tls", c, server.url, *args], cpu)
             )
@@ -407,6 +407,10 @@ def tls_section(sizes: Sizes, server_cpu: int | None, cpu: int | None, results: 
     for name, values in figures.items():
         sync, async_ = values["sync_connections"], values["async_connections"]
         print(f"  connections opened, {name:10} blocking {sync:.0f}, async {async_:.0f}")
+    for name, values in figures.items():
+        if "sync_paired_ratio" in values:
+            sync, async_ = values["sync_paired_ratio"], values["async_paired_ratio"]
+            print(f"  paired with httpx in one process, {name:10} blocking {sync:.3f}x, async {async_:.3f}x")
     results["tls"] = figures
     _took()
 
@@ -521,8 +525,10 @@ def goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
     tls = results.get("tls")
     if tls and "minillm" in tls:
         for key, label in (("sync", "blocking"), ("async", "async")):
-            ratio = tls["minillm"][f"{key}_ms"] / tls[FLOOR][f"{key}_ms"]
-            out.append((f"TLS streams {label} <= 1.15x bare httpx", ratio <= 1.15, f"{ratio:.2f}x"))
+            ratio = tls["minillm"][f"{key}_paired_ratio"]
+            alone = tls["minillm"][f"{key}_ms"] / tls[FLOOR][f"{key}_ms"]
+            detail = f"{ratio:.3f}x (separate processes: {alone:.2f}x)"
+            out.append((f"TLS streams {label} <= 1.15x bare httpx (paired)", ratio <= 1.15, detail))
             conns = tls["minillm"][f"{key}_connections"]
             out.append((f"TLS streams {label}: one connection", conns == 1, f"{conns:.0f}"))
     return out

@@ -356,9 +356,10 @@ class StreamParser:
         out: list[StreamChunk] = []
         acc, parse = self._acc, self._provider.parse_stream_event
         finished = acc.finished
-        for i, event in enumerate(events):
+        pending = iter(events)
+        for event in pending:
             if finished:
-                self._trailer(events[i:])
+                self._trailer([event, *pending])
                 break
             try:
                 item = parse(event)

@@ -440,7 +440,10 @@ class OpenAIDialect:
             return None
         if "error" in data:
             _raise_error_object(data)
-        choice = _reply_choice(data.get("choices")) or _NOTHING  # other choices' deltas are not the reply
+        choices = data.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else _NOTHING
+        if choice.get("index", 0) != 0:  # several choices (n > 1): only choice 0's deltas are the reply
+            choice = _reply_choice(choices) or _NOTHING
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             delta = _NOTHING
