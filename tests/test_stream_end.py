@@ -104,3 +104,20 @@ def test_a_truncated_stream_is_still_an_error(api: API, llm_server: MockLLMServe
 
 def test_the_trailer_limit_is_small() -> None:
     assert 4096 <= TRAILER_LIMIT <= 1 << 20
+
+
+@pytest.mark.parametrize("preset", ["openai", "anthropic"])
+def test_a_server_that_goes_silent_after_the_end_is_dropped_after_the_idle_timeout(
+    api: API, llm_server: MockLLMServer, preset: str
+) -> None:
+    gen = gens(llm_server)[preset]
+    user = ChatNode.root("Be brief.").add_user("Hi")
+    # The whole stream, then some comments, then silence with the body never ended and the connection open.
+    endless = Reply.keep_sending(Reply.text("Hello there"), b": padding\n\n")
+    llm_server.enqueue(Reply.stall(endless, after_bytes=8000))
+    params = NodeCompletionParameters(timeout_secs=0.5)
+    _chunks, response = api.stream(user, gen, params)
+    assert response.content == "Hello there"
+    llm_server.enqueue(Reply.text("next"))
+    assert api.stream(user, gen)[1].content == "next"
+    assert llm_server.connection_count == 2
