@@ -1,7 +1,9 @@
 """A fast local server for the benchmarks: canned OpenAI and Anthropic answers over HTTP/1.1 keep-alive.
 
 Run it in its own process (``bench/suite.py`` does), so the clients measured never share a GIL with it:
-``python bench/server.py [--port 0] [--cpu N]``. It prints ``PORT <n>`` on stdout once it listens.
+``python bench/server.py [--port 0] [--cpu N] [--certfile C --keyfile K]``. It prints ``PORT <n>`` on stdout
+once it listens. With a certificate it speaks HTTPS. ``GET /connections`` answers ``{"connections": n}``, the
+connections it has accepted so far (that request's own included), so a workload can count what it opened.
 
 It answers every request at once from prebuilt bytes, so the clients, not the server, set the pace:
 
@@ -23,6 +25,7 @@ import asyncio
 import json
 import os
 import re
+import ssl
 import sys
 from functools import cache, lru_cache
 
@@ -197,6 +200,13 @@ def answer(path: bytes, body: bytes, default_chunks: int) -> tuple[tuple[bytes, 
     return (_not_found(),), 0.0
 
 
+_ACCEPTED = [0]  # connections accepted so far
+
+
+def _connections_answer() -> bytes:
+    return _json_answer({"connections": _ACCEPTED[0]})
+
+
 class _HTTP(asyncio.Protocol):
     """One connection: requests parsed from a buffer, answered in order (pipelining works too)."""
 
@@ -209,6 +219,7 @@ class _HTTP(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        _ACCEPTED[0] += 1
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -230,6 +241,9 @@ class _HTTP(asyncio.Protocol):
             del self._buffer[:total]
             path = head.split(b" ", 2)[1]
             assert self._transport is not None
+            if path.endswith(b"/connections"):
+                self._transport.write(_connections_answer())
+                continue
             parts, pace = answer(path, body, self._chunks)
             if pace:
                 self._writer = asyncio.ensure_future(self._paced(parts, pace))  # the client waits for its end
@@ -246,9 +260,9 @@ class _HTTP(asyncio.Protocol):
             self._transport.write(part)
 
 
-async def _serve(host: str, port: int, chunks: int) -> None:
+async def _serve(host: str, port: int, chunks: int, tls: ssl.SSLContext | None = None) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _HTTP(chunks), host, port, backlog=4096, reuse_address=True)
+    server = await loop.create_server(lambda: _HTTP(chunks), host, port, backlog=4096, reuse_address=True, ssl=tls)
     bound = server.sockets[0].getsockname()[1]
     print(f"PORT {bound}", flush=True)
     async with server:
@@ -261,11 +275,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--chunks", type=int, default=1000, help="text chunks per stream unless the model says")
     parser.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
+    parser.add_argument("--certfile", default=None, help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--keyfile", default=None, help="... and this private key (PEM)")
     args = parser.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
+    tls = None
+    if args.certfile:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.certfile, args.keyfile)
     try:
-        asyncio.run(_serve(args.host, args.port, args.chunks))
+        asyncio.run(_serve(args.host, args.port, args.chunks, tls))
     except KeyboardInterrupt:
         sys.exit(0)
 

@@ -19,7 +19,9 @@ median of several trials, each trial in a fresh interpreter (``bench/work.py``):
 - 200 concurrent streams, the server writing each body at once, and again paced like a model (one chunk
   every 20 ms): wall time, the client's CPU time, peak memory;
 - the SSE decoder alone (``bench/bench_sse.py``), against the SDKs' decoders;
-- tree scale: a 100,000-node tree, a 100,000-deep chain's ``thread()``, ``save_thread`` and loading it back.
+- tree scale: a 100,000-node tree, a 100,000-deep chain's ``thread()``, ``save_thread`` and loading it back;
+- TLS: 100 sequential short streams over HTTPS (a self-signed certificate made at run time): ms per stream and
+  connections opened, against bare httpx reading each body to its end and openai-python.
 
 It prints every figure with its ratio to the floor (and minillm's against the peers), then the goals of
 issue 7 with PASS or FAIL. A contender whose package is not installed is left out.
@@ -34,6 +36,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,6 +56,7 @@ PACKAGES = {
     "anthropic": "anthropic",
 }
 SEQUENTIAL = ["httpx", "minillm", "openai", "minillm-anthropic", "anthropic"]
+TLS = ["httpx", "minillm", "openai"]
 CONCURRENT = ["httpx", "httpx2", "minillm", "minillm-httpx2", "openai", "anthropic"]
 SMOKE = {"httpx", "minillm", "minillm-httpx2", "minillm-anthropic"}
 IMPORTS = {
@@ -96,6 +100,8 @@ class Sizes:
         self.streams = 10 if smoke else 200
         self.stream_chunks = 10 if smoke else 50
         self.tree = 2_000 if smoke else 100_000
+        self.tls_streams = 10 if smoke else 100
+        self.tls_chunks = 15
 
 
 def _installed(contender: str) -> bool:
@@ -123,17 +129,20 @@ def _cpus() -> tuple[int | None, int | None]:
 class Server:
     """``bench/server.py`` in a child process."""
 
-    def __init__(self, cpu: int | None) -> None:
+    def __init__(self, cpu: int | None, tls: tuple[Path, Path] | None = None) -> None:
         cmd = [sys.executable, str(HERE / "server.py")]
         if cpu is not None:
             cmd += ["--cpu", str(cpu)]
+        if tls is not None:
+            cmd += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line.startswith("PORT "):
             self.process.kill()
             raise SystemExit(f"the benchmark server did not start: {line!r}")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{int(line.split()[1])}"
 
     def close(self) -> None:
         self.process.terminate()
@@ -372,6 +381,40 @@ def sse_section(sizes: Sizes, results: dict[str, Any]) -> None:
     _took()
 
 
+def tls_section(sizes: Sizes, server_cpu: int | None, cpu: int | None, results: dict[str, Any]) -> None:
+    sys.path.insert(0, str(HERE))
+    from tls_setup import certificate
+
+    n, chunks = sizes.tls_streams, sizes.tls_chunks
+    _title(f"{n} sequential streams of {chunks} chunks over HTTPS, one client (median of {sizes.heavy_trials})")
+    print("  a fresh self-signed certificate, trusted through SSL_CERT_FILE; the first handshake is included")
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            cert, key = certificate(Path(directory))
+        except RuntimeError as e:
+            print(f"  skipped: {e}")
+            return
+        server = Server(server_cpu, (cert, key))
+        try:
+            args = ["--n", str(n), "--chunks", str(chunks), "--cafile", str(cert), "--rounds", str(sizes.rounds)]
+            figures = _interleaved(
+                _contenders(TLS, sizes), sizes.heavy_trials, lambda c: _work(["tls", c, server.url, *args], cpu)
+            )
+        finally:
+            server.close()
+    columns = [("sync_ms", "blocking ms/stream", ".2f"), ("async_ms", "async ms/stream", ".2f")]
+    _table(figures, columns, higher_is_better=False, versus={"minillm": "openai"})
+    for name, values in figures.items():
+        sync, async_ = values["sync_connections"], values["async_connections"]
+        print(f"  connections opened, {name:10} blocking {sync:.0f}, async {async_:.0f}")
+    for name, values in figures.items():
+        if "sync_paired_ratio" in values:
+            sync, async_ = values["sync_paired_ratio"], values["async_paired_ratio"]
+            print(f"  paired with httpx in one process, {name:10} blocking {sync:.3f}x, async {async_:.3f}x")
+    results["tls"] = figures
+    _took()
+
+
 _TREE = """
 import json, sys, tempfile, time
 from pathlib import Path
@@ -437,13 +480,13 @@ def tree_section(sizes: Sizes, results: dict[str, Any]) -> None:
 
 
 def goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
-    """The goals of issue 7 that this run measured, each with PASS/FAIL and the figures behind it."""
+    """The goals of issues 7 and 17 that this run measured, each with PASS/FAIL and the figures behind it."""
     out: list[tuple[str, bool, str]] = []
     paired = results.get("paired")
     for key, label in (("sync", "blocking"), ("async", "async")):
         if paired:
             ratio = paired[f"{key}_request_ratio"]
-            out.append((f"per-request {label} <= 1.10x bare httpx (paired)", ratio <= 1.10, f"{ratio:.3f}x"))
+            out.append((f"per-request {label} <= 1.05x bare httpx (paired)", ratio <= 1.05, f"{ratio:.3f}x"))
         if paired and "requests" in results and "openai" in results["requests"]:
             # minillm's overhead from the paired ratio; openai's (ten times larger) from the separate runs.
             r = results["requests"]
@@ -456,7 +499,7 @@ def goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
     for key, label in (("sync", "blocking"), ("async", "async")):
         if paired:
             ratio = paired[f"{key}_stream_ratio"]
-            out.append((f"streaming {label} >= 0.75x bare httpx (paired)", ratio >= 0.75, f"{ratio:.3f}x"))
+            out.append((f"streaming {label} >= 0.85x bare httpx (paired)", ratio >= 0.85, f"{ratio:.3f}x"))
         if "stream" in results and "openai" in results["stream"]:
             st = results["stream"]
             peer = st["minillm"][f"{key}_chunks_per_s"] / st["openai"][f"{key}_chunks_per_s"]
@@ -479,6 +522,15 @@ def goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
             out.append((f"{label}: time <= 1.2x bare httpx", ratio <= 1.2, f"{ratio:.2f}x"))
             mem = s["minillm"]["peak_mb"] / max(s[FLOOR]["peak_mb"], 0.1)
             out.append((f"{label}: peak memory <= 1.2x bare httpx", mem <= 1.2, f"{mem:.2f}x"))
+    tls = results.get("tls")
+    if tls and "minillm" in tls:
+        for key, label in (("sync", "blocking"), ("async", "async")):
+            ratio = tls["minillm"][f"{key}_paired_ratio"]
+            alone = tls["minillm"][f"{key}_ms"] / tls[FLOOR][f"{key}_ms"]
+            detail = f"{ratio:.3f}x (separate processes: {alone:.2f}x)"
+            out.append((f"TLS streams {label} <= 1.15x bare httpx (paired)", ratio <= 1.15, detail))
+            conns = tls["minillm"][f"{key}_connections"]
+            out.append((f"TLS streams {label}: one connection", conns == 1, f"{conns:.0f}"))
     return out
 
 
@@ -486,7 +538,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one trial, minillm and the floor only")
     parser.add_argument("--trials", type=int, default=None)
-    parser.add_argument("--only", default="imports,requests,stream,paired,concurrency,sse,tree")
+    parser.add_argument("--only", default="imports,requests,stream,paired,concurrency,sse,tree,tls")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     sizes = Sizes(args.smoke, args.trials)
@@ -515,7 +567,9 @@ def main(argv: list[str] | None = None) -> None:
         sse_section(sizes, results)
     if "tree" in only:
         tree_section(sizes, results)
-    _title("Goals (issue 7)")
+    if "tls" in only:
+        tls_section(sizes, server_cpu, worker_cpu, results)
+    _title("Goals (issues 7 and 17)")
     for label, ok, detail in goals(results):
         print(f"  {'PASS' if ok else 'FAIL'}  {label:52} {detail}")
     print(f"\ntotal time {time.perf_counter() - started:.0f} s")

@@ -14,6 +14,10 @@ Workloads (all against ``bench/server.py``; every reply is checked, so nothing f
   the median of the block-by-block ratios to the floor.
 - ``burst``: ``--concurrency`` concurrent async requests, twice on the same client (cold, then warm);
   wall time of each and the peak memory growth.
+- ``tls``: ``--n`` sequential short streams of ``--chunks`` chunks over HTTPS (``--cafile``: the server's
+  self-signed certificate, trusted through ``SSL_CERT_FILE``, which every contender's httpx reads), blocking
+  then async, each on one fresh client; milliseconds per stream and the connections the server accepted;
+  then, for a contender other than the floor, the paired ratio to the floor (alternating blocks, as above).
 - ``streams``: ``--concurrency`` concurrent async streams of ``--chunks`` chunks; wall time, the client's CPU
   time and peak memory growth. ``--pace MS`` has the server send one chunk every ``MS`` milliseconds, as a
   model generating text does (0: each body written at once).
@@ -509,9 +513,69 @@ def streams_workload(contender: str, url: str, concurrency: int, chunks: int, pa
     return asyncio.run(run())
 
 
+def tls_workload(contender: str, url: str, n: int, chunks: int, cafile: str, rounds: int) -> dict[str, float]:
+    """``n`` short streams over HTTPS, one after the other on one client, blocking then async: ms per stream
+    (the first stream's handshake included) and how many connections they opened (1 when they are reused).
+    A contender other than the floor then runs against the floor in ``rounds`` alternating blocks of
+    ``n / rounds`` streams each (both clients warm), for the ratio of the two, as the paired workload does."""
+    os.environ["SSL_CERT_FILE"] = cafile  # before any client is made: httpx reads it when it makes one
+    from tls_setup import opened
+
+    def check(got: int) -> None:
+        if got != chunks:
+            raise SystemExit(f"{contender}: {got} chunks of {chunks}")
+
+    out: dict[str, float] = {}
+    _, stream = sync_pair(contender, url)
+    before = opened(url, cafile)
+    started = time.perf_counter()
+    for _ in range(n):
+        check(stream(chunks))
+    out["sync_ms"] = (time.perf_counter() - started) / n * 1000
+    out["sync_connections"] = opened(url, cafile) - before - 1  # less the count request's own connection
+    if contender != FLOOR:
+        # Paired, as in the paired workload: the floor's client and this one, warm, in alternating blocks.
+        _, floor_stream = sync_pair(FLOOR, url)
+        ratios = []
+        for _ in range(rounds):
+            times = []
+            for run_one in (floor_stream, stream):
+                started = time.perf_counter()
+                for _ in range(max(n // rounds, 1)):
+                    check(run_one(chunks))
+                times.append(time.perf_counter() - started)
+            ratios.append(times[1] / times[0])
+        out["sync_paired_ratio"] = statistics.median(ratios)
+
+    async def run() -> None:
+        _, astream = async_pair(contender, url)
+        before = opened(url, cafile)
+        started = time.perf_counter()
+        for _ in range(n):
+            check(await astream(chunks))
+        out["async_ms"] = (time.perf_counter() - started) / n * 1000
+        out["async_connections"] = opened(url, cafile) - before - 1
+        if contender == FLOOR:
+            return
+        _, floor_astream = async_pair(FLOOR, url)
+        ratios = []
+        for _ in range(rounds):
+            times = []
+            for run_one in (floor_astream, astream):
+                started = time.perf_counter()
+                for _ in range(max(n // rounds, 1)):
+                    check(await run_one(chunks))
+                times.append(time.perf_counter() - started)
+            ratios.append(times[1] / times[0])
+        out["async_paired_ratio"] = statistics.median(ratios)
+
+    asyncio.run(run())
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workload", choices=["requests", "stream", "burst", "streams", "paired"])
+    parser.add_argument("workload", choices=["requests", "stream", "burst", "streams", "paired", "tls"])
     parser.add_argument("contender")
     parser.add_argument("url")
     parser.add_argument("--n", type=int, default=1000)
@@ -520,6 +584,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pace", type=int, default=0, help="streams: milliseconds between chunks (0: none)")
     parser.add_argument("--rounds", type=int, default=10, help="paired: blocks of each contender")
     parser.add_argument("--cpu", type=int, default=None)
+    parser.add_argument("--cafile", default=None, help="tls: the server's certificate, to trust")
     args = parser.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
@@ -529,6 +594,8 @@ def main(argv: list[str] | None = None) -> None:
         result = stream_workload(args.contender, args.url, args.chunks)
     elif args.workload == "paired":
         result = paired_workload(args.contender, args.url, args.n, args.chunks, args.rounds)
+    elif args.workload == "tls":
+        result = tls_workload(args.contender, args.url, args.n, args.chunks, args.cafile, args.rounds)
     elif args.workload == "burst":
         result = burst_workload(args.contender, args.url, args.concurrency)
     else:

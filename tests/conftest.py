@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -33,16 +34,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="talk to the real providers (keys from the environment or .env); without it nothing leaves 127.0.0.1",
     )
     parser.addoption(
+        "--peers",
+        action="store_true",
+        help="run tests/peers against real peer servers (a LiteLLM proxy; see docs/testing.md)",
+    )
+    parser.addoption(
         "--record-cassettes",
         action="store_true",
         help="re-record cassettes/ (against the local server, or the real providers with --live)",
     )
 
 
+_PEERS = Path(__file__).parent / "peers"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--live"):
         for item in items:
             item.add_marker(pytest.mark.enable_socket)
+    if not config.getoption("--peers"):
+        skip = pytest.mark.skip(reason="a peer-server test: run with --peers (see docs/testing.md)")
+        for item in items:
+            if _PEERS in item.path.parents:
+                item.add_marker(skip)
+
 
 T = TypeVar("T")
 

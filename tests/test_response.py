@@ -192,6 +192,7 @@ def test_attaching_headers_keeps_every_other_field() -> None:
         reasoning="think",
         refusal="",
         reasoning_parts=(ReasoningPart("anthropic", {"type": "redacted_thinking", "data": "x"}),),
+        unknown_tool_calls=('{"type": "custom"}',),
     )
     headers = {"X-Request-Id": "abc"}
     attached = response._with_headers(headers)
@@ -209,4 +210,5 @@ def test_attaching_headers_keeps_every_other_field() -> None:
         "reasoning",
         "refusal",
         "reasoning_parts",
+        "unknown_tool_calls",
     ]

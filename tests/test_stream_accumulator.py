@@ -18,7 +18,7 @@ from minillm.core.errors import APIConnectionError, APIError, StreamError
 from minillm.core.providers.base import StreamEnd, WireRequest
 from minillm.core.response import CompletionResponse
 from minillm.core.sse import ServerSentEvent
-from minillm.core.stream import StreamAccumulator, StreamChunk, StreamParser, ToolCallDelta
+from minillm.core.stream import TRAILER_LIMIT, StreamAccumulator, StreamChunk, StreamParser, ToolCallDelta
 from minillm.core.tools import ToolCall
 from minillm.core.usage import Usage
 
@@ -239,12 +239,36 @@ def test_usage_on_the_finish_chunk_itself() -> None:
     assert p.finish().usage == Usage(uncached_input_tokens=7, completion_tokens=1)
 
 
-def test_without_usage_expected_the_finish_chunk_ends_it_and_later_usage_is_ignored() -> None:
+def test_without_usage_expected_the_finish_chunk_ends_it_and_later_usage_is_still_read() -> None:
     p = parser(include_usage=False)
     p.feed(sse(text("hi"), finish()))
     assert p.finished
-    assert p.feed(sse(usage(12, 3), "[DONE]")) == []
-    assert p.finish().usage is None
+    assert p.feed(sse(usage(12, 3), "[DONE]")) == []  # nothing more for the caller
+    assert p.finish().usage == Usage(uncached_input_tokens=12, completion_tokens=3)
+
+
+def test_drain_keeps_trailing_usage_and_ignores_errors_and_garbage() -> None:
+    p = parser(include_usage=False)
+    assert p.feed(sse(text("hi"), finish()))
+    assert p.drain(sse({"error": {"code": 500, "message": "late"}}))
+    assert p.drain(b"data: {not json\n\n")
+    assert p.drain(sse(usage(5, 2))[:7])  # an event split across pieces
+    assert p.drain(sse(usage(5, 2))[7:] + b"data: [DONE]\n\n")
+    response = p.finish()
+    assert response.content == "hi"
+    assert response.usage == Usage(uncached_input_tokens=5, completion_tokens=2)
+
+
+def test_drain_says_stop_past_the_trailer_limit() -> None:
+    p = parser(include_usage=False)
+    p.feed(sse(text("hi"), finish()))
+    piece = b": padding" + b"." * 1000 + b"\n"
+    fed = 0
+    while p.drain(piece):
+        fed += len(piece)
+        assert fed <= TRAILER_LIMIT
+    assert fed > TRAILER_LIMIT - 2 * len(piece)
+    assert p.finish().content == "hi"
 
 
 def test_usage_merge_anthropic_example() -> None:

@@ -236,12 +236,17 @@ class GeneratorInfo:
         )
 
     @classmethod
-    def custom(cls, name: str, base_url: str, model: str, *, legacy_token_limit: bool = False) -> GeneratorInfo:
+    def custom(
+        cls, name: str, base_url: str, model: str, *, legacy_token_limit: bool = False, stream_usage: bool = False
+    ) -> GeneratorInfo:
         """Any OpenAI-compatible server, no credential (add one with ``with_api_key``).
 
         ``legacy_token_limit=True`` sends ``max_tokens`` instead of ``max_completion_tokens``.
+        ``stream_usage=True`` asks for token usage on streams (``stream_options.include_usage``) and waits for
+        it; off by default, as some servers refuse keys they do not know (see ``with_stream_usage``).
         """
-        return cls(name, base_url, model, provider=GenericProvider(legacy_token_limit=legacy_token_limit))
+        provider = GenericProvider(legacy_token_limit=legacy_token_limit, stream_usage=stream_usage)
+        return cls(name, base_url, model, provider=provider)
 
     # Builders -----------------------------------------------------------------------------------------
 
@@ -289,6 +294,17 @@ class GeneratorInfo:
     def with_header(self, name: str, value: str) -> GeneratorInfo:
         """Add a header to every request (sent last, so it overrides one of the same name)."""
         return attrs.evolve(self, custom_headers=(*self.custom_headers, (name, value)))
+
+    def with_stream_usage(self, enabled: bool = True) -> GeneratorInfo:
+        """On a ``custom`` generator: ask for token usage on streams (``stream_options.include_usage``) and wait
+        for the usage chunk, so a stream's cost is known. The other presets already get usage their own way."""
+        provider = self.provider
+        if not isinstance(provider, GenericProvider):
+            raise InvalidParameterError(
+                f"with_stream_usage() is for GeneratorInfo.custom generators; the {provider.name!r} wire already "
+                "asks for usage on streams its own way, so leave it out"
+            )
+        return attrs.evolve(self, provider=attrs.evolve(provider, stream_usage=enabled))
 
     def with_vision(self, enabled: bool = True) -> GeneratorInfo:
         return attrs.evolve(self, supports_vision=enabled)

@@ -60,6 +60,9 @@ class CompletionResponse:
     whatever case the server used. ``reasoning`` is the model's readable reasoning (None when it sent none);
     ``refusal`` the text of a refusal (``""`` when the model refused without a reason, None when it did not
     refuse); ``reasoning_parts`` the provider's reasoning items that must go back with the turn.
+    ``unknown_tool_calls`` keeps, as raw JSON text, tool-call entries of a type minillm does not know (OpenAI's
+    ``"type": "custom"`` calls; in a stream, each piece as it came): they cannot be called back as
+    ``ToolCall``s, but are not lost.
     """
 
     id: str
@@ -73,6 +76,7 @@ class CompletionResponse:
     reasoning: str | None = None
     refusal: str | None = None
     reasoning_parts: tuple[ReasoningPart, ...] = attrs.field(default=(), converter=_to_tuple)
+    unknown_tool_calls: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple)
 
     def _with_headers(self, headers: Mapping[str, str]) -> CompletionResponse:
         # attrs.evolve, written out: it runs once per request, and evolve's generic copy costs three times this.
@@ -88,6 +92,7 @@ class CompletionResponse:
             self.reasoning,
             self.refusal,
             self.reasoning_parts,
+            self.unknown_tool_calls,
         )
 
     def is_complete(self) -> bool:

@@ -7,6 +7,11 @@ body bytes in through ``feed()``, chunks for the caller out, and ``finish()`` at
 response, or a ``StreamError`` when the stream was cut short. Both transports share it, so they only read,
 hand over chunks and close.
 
+A stream the provider finished is read on to the end of its body before it is closed, so its connection can
+serve the next request (a connection closed with unread bytes is discarded, and the next request pays a new TCP
+and TLS handshake). ``StreamParser.drain()`` takes those trailing bytes: it keeps only a usage they carry and
+says when to stop reading (``TRAILER_LIMIT``), so a server that keeps sending cannot hold a finished stream.
+
 Everything here is linear in the stream: text and tool-call arguments are kept as lists of pieces and joined
 once, so a stream of a hundred thousand one-character chunks costs what its text costs.
 """
@@ -31,9 +36,12 @@ if TYPE_CHECKING:
     from minillm.core.providers.base import Provider
     from minillm.core.sse import ServerSentEvent
 
-__all__ = ["ReasoningPartDelta", "StreamAccumulator", "StreamChunk", "StreamParser", "ToolCallDelta"]
+__all__ = ["TRAILER_LIMIT", "ReasoningPartDelta", "StreamAccumulator", "StreamChunk", "StreamParser", "ToolCallDelta"]
 
 _log = logging.getLogger("minillm")
+
+TRAILER_LIMIT = 64 * 1024
+"""How many bytes after the end of a finished stream are read to keep its connection; past this, it is closed."""
 
 
 @attrs.frozen
@@ -44,6 +52,8 @@ class ToolCallDelta:
     id: str | None = None
     name: str | None = None
     arguments_fragment: str | None = None
+    raw: str | None = None
+    """The piece's JSON text when it belongs to a tool call of a type minillm does not know (kept aside)."""
 
 
 @attrs.frozen
@@ -170,6 +180,7 @@ class _ToolCallAccumulator:
 
     def __init__(self) -> None:
         self._slots: dict[int, _ToolCallSlot] = {}
+        self.unknown: list[str] = []  # the raw pieces of calls of unknown types
 
     @property
     def seen(self) -> bool:
@@ -177,6 +188,9 @@ class _ToolCallAccumulator:
         return bool(self._slots)
 
     def feed(self, delta: ToolCallDelta) -> None:
+        if delta.raw is not None:
+            self.unknown.append(delta.raw)
+            return
         slot = self._slots.get(delta.index)
         if slot is None:
             slot = self._slots[delta.index] = _ToolCallSlot()
@@ -286,6 +300,10 @@ class StreamAccumulator:
         if item.usage is not None:
             self._usage = _merge_usage(self._usage, item.usage)
 
+    def add_usage(self, usage: Usage) -> None:
+        """Merge a usage that came after the end of the stream (only usage is taken from such events)."""
+        self._usage = _merge_usage(self._usage, usage)
+
     @property
     def text(self) -> str:
         """The text so far (the pieces are joined here, once, and kept joined)."""
@@ -350,6 +368,7 @@ class StreamAccumulator:
             reasoning=self.reasoning,
             refusal=self.refusal,
             reasoning_parts=() if self._parts is None else self._parts.parts(self._tools.indices()),
+            unknown_tool_calls=self._tools.unknown,
         )
 
 
@@ -379,6 +398,7 @@ class StreamParser:
         self._decoder = SSEDecoder(max_event_bytes)
         self._acc = StreamAccumulator(model, provider.expects_stream_usage(include_usage))
         self._error: StreamError | None = None
+        self._trailing = 0  # bytes taken by drain()
 
     @property
     def accumulator(self) -> StreamAccumulator:
@@ -427,6 +447,20 @@ class StreamParser:
             raise self._error from e
         return self._take(events)
 
+    def drain(self, data: bytes) -> bool:
+        """Take a piece of the body that follows the end of a finished stream; True while reading on is worth it.
+
+        Such bytes are read only so the connection can be reused, and only a usage they carry is kept
+        (servers send it after the finish reason); nothing in them, an error event or garbage, fails the
+        finished stream. False once more than ``TRAILER_LIMIT`` bytes came: the transport then closes the
+        connection rather than reading on.
+        """
+        self._trailing += len(data)
+        if self._trailing > TRAILER_LIMIT:
+            return False
+        self._trailer(self._decoder.feed(data))
+        return True
+
     def finish(self, headers: Mapping[str, str] | None = None) -> CompletionResponse:
         """End the body and return the response (``headers`` are the HTTP response's).
 
@@ -437,7 +471,10 @@ class StreamParser:
         """
         if self._error is not None:
             raise self._error
-        self._take(self._decoder.finish())
+        if self._acc.finished:
+            self._trailer(self._decoder.finish())
+        else:
+            self._take(self._decoder.finish())
         if self._acc.finish_reason is None and not self._acc.ended:
             self._error = StreamError(
                 "the stream ended before the provider finished it (no finish reason, [DONE] or message_stop "
@@ -471,8 +508,10 @@ class StreamParser:
         out: list[StreamChunk] = []
         acc, parse = self._acc, self._provider.parse_stream_event
         finished = acc.finished
-        for event in events:
+        pending = iter(events)
+        for event in pending:
             if finished:
+                self._trailer([event, *pending])
                 break
             try:
                 item = parse(event)
@@ -510,3 +549,15 @@ class StreamParser:
         if out:
             return out
         raise self._error from cause
+
+    def _trailer(self, events: list[ServerSentEvent]) -> None:
+        """Read events after the end of a finished stream for their usage only (see ``drain``)."""
+        acc = self._acc
+        for event in events:
+            try:
+                item = self._provider.parse_stream_event(event)
+            except Exception as e:  # a finished stream stays finished, whatever a wire makes of what follows
+                _log.debug("ignoring an event after the end of a finished stream: %s: %s", type(e).__name__, e)
+                continue
+            if isinstance(item, StreamChunk) and item.usage is not None:
+                acc.add_usage(item.usage)

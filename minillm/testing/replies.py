@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import itertools
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -229,6 +230,7 @@ class Reply(abc.ABC):
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_to_headers)
     drop_after_bytes: int | None = attrs.field(default=None, validator=_non_negative)
     stall_after_bytes: int | None = attrs.field(default=None, validator=_non_negative)
+    endless_trailer: bytes | None = None
 
     @abc.abstractmethod
     def render(self, request: RecordedRequest, *, sequence: int) -> ResponsePlan:
@@ -425,10 +427,22 @@ class Reply(abc.ABC):
         mid-stream): the connection stays open, with nothing more sent, until the client gives up."""
         return attrs.evolve(reply, stall_after_bytes=after_bytes)
 
+    @staticmethod
+    def keep_sending(reply: Reply, data: bytes = b": still here\n\n") -> Reply:
+        """``reply`` followed, once its body is written, by ``data`` again and again until the client hangs
+        up (a server that never ends a finished stream). The body is sent chunked."""
+        if not data:
+            raise InvalidParameterError("Reply.keep_sending needs some bytes to send: pass a non-empty data=")
+        return attrs.evolve(reply, endless_trailer=data)
+
     # ----- shared rendering helpers ---------------------------------------------------------------
 
     def _plan(self, status: int, defaults: list[tuple[str, str]], body: Iterable[bytes], length: int | None,
               **extra: Any) -> ResponsePlan:
+        if self.endless_trailer is not None:
+            # Bounded (1 GiB) only so a client that never hangs up cannot keep the server busy for ever.
+            repeats = (1 << 30) // len(self.endless_trailer)
+            body, length = itertools.chain(body, itertools.repeat(self.endless_trailer, repeats)), None
         return ResponsePlan(
             status=status,
             headers=_merge_headers(defaults, self.headers),

@@ -386,6 +386,7 @@ class AsyncCompletionStream:
                 await self._end()
 
     async def _end(self) -> None:
+        await self._drain()
         try:
             self._final = self._parser.finish(self._http_response.headers)
         except StreamError as e:
@@ -393,6 +394,17 @@ class AsyncCompletionStream:
         await self.aclose()
         if self._call.params.cost_callback is not None:
             await _concurrency.areport_cost(self._call.params.cost_callback, await self.acost())
+
+    async def _drain(self) -> None:
+        # Read a finished body to its end so the connection is reused; the parser keeps any usage in it and
+        # says when to stop. A read that fails or a body that goes on too long just closes the connection.
+        clock = IdleClock(self._clock.limit)
+        try:
+            async for data in self._raw:
+                if not self._parser.drain(data) or clock.expired():
+                    return
+        except self._client._errors:
+            return
 
     async def _fail(self, error: MiniLLMError) -> NoReturn:
         await self.aclose()

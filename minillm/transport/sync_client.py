@@ -388,6 +388,7 @@ class CompletionStream:
                 self._end()
 
     def _end(self) -> None:
+        self._drain()
         try:
             self._final = self._parser.finish(self._http_response.headers)
         except StreamError as e:
@@ -395,6 +396,17 @@ class CompletionStream:
         self.close()
         if self._call.params.cost_callback is not None:
             _concurrency.report_cost(self._call.params.cost_callback, self.cost())
+
+    def _drain(self) -> None:
+        # Read a finished body to its end so the connection is reused; the parser keeps any usage in it and
+        # says when to stop. A read that fails or a body that goes on too long just closes the connection.
+        clock = IdleClock(self._clock.limit)
+        try:
+            for data in self._raw:
+                if not self._parser.drain(data) or clock.expired():
+                    return
+        except self._client._errors:
+            return
 
     def _fail(self, error: MiniLLMError) -> NoReturn:
         self.close()

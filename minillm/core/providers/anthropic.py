@@ -684,6 +684,8 @@ class AnthropicProvider:
                 return None
             piece = ReasoningPartDelta(_WIRE, index, {key: value}, ordered_with_tools=True)
             return StreamChunk(reasoning_delta=value if key == "thinking" else "", reasoning_parts=(piece,))
+        if kind not in (None, "text_delta"):
+            return None  # citations and block types minillm does not know: not reply text
         text = delta.get("text")
         if isinstance(text, str) and text:
             return StreamChunk(delta=text)

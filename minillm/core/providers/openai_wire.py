@@ -225,11 +225,34 @@ def _kept_marks(messages: Sequence[Message], cap: int | None) -> set[int]:
 # Response pieces
 
 
-def _parse_tool_calls(value: object) -> tuple[ToolCall, ...]:
+def _unknown_tool_call(entry: object) -> str | None:
+    """The raw JSON text of a tool-call entry (or streamed piece) of a type other than ``function``, logged at
+    DEBUG; None for a function call. A piece without a ``type`` is a function call unless it carries another
+    payload than ``function`` (a later piece of a ``custom`` call carries ``custom``)."""
+    if not isinstance(entry, Mapping):
+        return None
+    kind = entry.get("type")
+    if kind is None:
+        if "function" in entry or not any(k not in ("index", "id", "type") for k in entry):
+            return None
+    elif kind == "function":
+        return None
+    raw = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    _log.debug("keeping a tool call of a type minillm does not know (%r) aside: %s", kind, preview(raw))
+    return raw
+
+
+def _parse_tool_calls(value: object) -> tuple[tuple[ToolCall, ...], tuple[str, ...]]:
+    """The function calls of a message, and the raw JSON of its other tool-call entries."""
     if not isinstance(value, list):
-        return ()
+        return (), ()
     calls: list[ToolCall] = []
+    unknown: list[str] = []
     for entry in value:
+        raw = _unknown_tool_call(entry)
+        if raw is not None:
+            unknown.append(raw)
+            continue
         function = _mapping(entry.get("function")) if isinstance(entry, Mapping) else {}
         call_id = entry.get("id") if isinstance(entry, Mapping) else None
         name = function.get("name")
@@ -237,7 +260,7 @@ def _parse_tool_calls(value: object) -> tuple[ToolCall, ...]:
             raise MalformedResponseError(f"tool_calls entry missing id or function.name: {_json_preview(entry)}")
         arguments = function.get("arguments")
         calls.append(ToolCall(call_id, name, arguments if isinstance(arguments, str) else ""))
-    return tuple(calls)
+    return tuple(calls), tuple(unknown)
 
 
 def _parse_tool_deltas(value: object) -> tuple[ToolCallDelta, ...]:
@@ -248,6 +271,10 @@ def _parse_tool_deltas(value: object) -> tuple[ToolCallDelta, ...]:
         index = entry.get("index") if isinstance(entry, Mapping) else None
         if not isinstance(entry, Mapping) or not isinstance(index, int) or isinstance(index, bool):
             _log.warning("skipping a streamed tool-call delta without an integer index: %s", _json_preview(entry))
+            continue
+        raw = _unknown_tool_call(entry)
+        if raw is not None:
+            deltas.append(ToolCallDelta(index=index, raw=raw))
             continue
         function = _mapping(entry.get("function"))
         deltas.append(
@@ -268,8 +295,26 @@ def _nonempty_str(value: object) -> str | None:
 _NOTHING: Mapping[str, Any] = MappingProxyType({})  # what an absent or malformed JSON object reads as
 
 
+def _reply_choice(choices: object) -> Mapping[str, Any] | None:
+    """The choice that is the reply: the one with ``index`` 0 (a choice without an index counts as 0). A server
+    asked for several (``n``) sends them all, interleaved in a stream; None when this holds no choice 0."""
+    if not isinstance(choices, list) or not choices:
+        return None
+    first = choices[0]
+    if isinstance(first, dict) and first.get("index", 0) == 0:  # the usual case: one choice
+        return first
+    for choice in choices:
+        if isinstance(choice, dict) and choice.get("index", 0) == 0:
+            return choice
+    return None
+
+
 def _first_choice(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A body's reply choice: index 0, else the first choice there is."""
     choices = data.get("choices")
+    choice = _reply_choice(choices)
+    if choice is not None:
+        return choice
     if isinstance(choices, list) and choices and isinstance(choices[0], (dict, Mapping)):
         return choices[0]
     return {}
@@ -429,17 +474,19 @@ class OpenAIDialect:
         finish = choice.get("finish_reason")
         details = _details(message.get("reasoning_details"))
         refusal = message.get("refusal")
+        calls, unknown_calls = _parse_tool_calls(message.get("tool_calls"))
         return CompletionResponse(
             id=_str_or_empty(data.get("id")),
             model=_str_or_empty(data.get("model")),
             content=content if isinstance(content, str) else "",
             finish_reason=finish if isinstance(finish, str) else None,
             usage=self.parse_usage(data.get("usage")),
-            tool_calls=_parse_tool_calls(message.get("tool_calls")),
+            tool_calls=calls,
             media=self.parse_media(message),
             reasoning=_reasoning_text(message) or _detail_text(details) or None,
             refusal=refusal if isinstance(refusal, str) and refusal else None,
             reasoning_parts=self._reasoning_parts(details),
+            unknown_tool_calls=unknown_calls,
         )
 
     def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
@@ -461,6 +508,8 @@ class OpenAIDialect:
             _raise_error_object(data)
         choices = data.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else _NOTHING
+        if choice.get("index", 0) != 0:  # several choices (n > 1): only choice 0's deltas are the reply
+            choice = _reply_choice(choices) or _NOTHING
         delta = choice.get("delta")
         if not isinstance(delta, dict):
             delta = _NOTHING
