@@ -242,7 +242,7 @@ def describe(event: Event) -> str:
     if isinstance(event, CostKnown):
         info = event.cost
         return (
-            f"{tag} cost {info.resolution.value}: ${info.cost:.6g} "
+            f"{tag} cost {info.resolution.name.lower()}: ${info.cost:.6g} "
             f"({info.prompt_tokens} in / {info.completion_tokens} out tokens)"
         )
     if isinstance(event, ResponseReceived):
