@@ -81,7 +81,11 @@ def test_a_plain_reply_emits_built_sent_cost_and_received(world: Factory, llm_se
     assert kinds(events) == [RequestBuilt, AttemptSent, CostKnown, ResponseReceived]
     assert len({e.call_id for e in events}) == 1
     built, sent, cost, received = events
-    assert isinstance(built, RequestBuilt) and (built.model, built.generator, built.stream) == ("gpt-test", "OpenAI", False)
+    assert isinstance(built, RequestBuilt) and (built.model, built.generator, built.stream) == (
+        "gpt-test",
+        "OpenAI",
+        False,
+    )
     assert built.request.json["messages"] == [{"role": "user", "content": "hi"}]
     assert isinstance(sent, AttemptSent) and sent.attempt == 1
     assert isinstance(cost, CostKnown) and cost.cost.prompt_tokens == 12 and cost.cost.is_known
@@ -242,7 +246,9 @@ def test_remove_hook_stops_the_events(world: Factory, llm_server: MockLLMServer)
 # ----- logging ---------------------------------------------------------------------------------------------
 
 
-def test_nothing_is_logged_by_default(world: Factory, llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_nothing_is_logged_by_default(
+    world: Factory, llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
     api = world()
     llm_server.enqueue(Reply.text("ok"))
     api.complete(ChatNode.user("hi"), gen(llm_server))

@@ -134,8 +134,10 @@ def test_reprs_of_everything_that_holds_a_credential(
 
 
 def test_a_secret_with_a_line_break_is_refused_without_echoing_it() -> None:
-    for build in (lambda: ApiKey(OPENAI_KEY + "\n"), lambda: GeneratorInfo.openai("m").with_bearer_token(
-            "x" + BEARER_TOKEN + "\r\n")):
+    for build in (
+        lambda: ApiKey(OPENAI_KEY + "\n"),
+        lambda: GeneratorInfo.openai("m").with_bearer_token("x" + BEARER_TOKEN + "\r\n"),
+    ):
         with pytest.raises(InvalidParameterError) as info:
             build()
         assert_exception_clean(info.value)
