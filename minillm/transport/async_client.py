@@ -142,7 +142,10 @@ class AsyncClient:
         return response.status_code, response.headers, response.content
 
     async def _open_stream(
-        self, call: CompletionCall, timeout: httpx.Timeout, trace: CallTrace | None
+        self,
+        call: CompletionCall,
+        timeout: httpx.Timeout,
+        trace: CallTrace | None,
     ) -> httpx.Response:
         self._loop_check.check()
         request = call.request()
@@ -244,7 +247,10 @@ class AsyncClient:
         return result
 
     async def _exchange(
-        self, call: CompletionCall, timeout: httpx.Timeout, trace: CallTrace | None
+        self,
+        call: CompletionCall,
+        timeout: httpx.Timeout,
+        trace: CallTrace | None,
     ) -> CompletionResponse:
         """One attempt of a plain request: build it, send it, read the answer."""
         request = call.request()

@@ -144,7 +144,10 @@ class SyncClient:
         return response.status_code, response.headers, response.content
 
     def _open_stream(
-        self, call: CompletionCall, timeout: httpx.Timeout, trace: CallTrace | None
+        self,
+        call: CompletionCall,
+        timeout: httpx.Timeout,
+        trace: CallTrace | None,
     ) -> httpx.Response:
         self._loop_check.check()
         request = call.request()
@@ -246,7 +249,10 @@ class SyncClient:
         return result
 
     def _exchange(
-        self, call: CompletionCall, timeout: httpx.Timeout, trace: CallTrace | None
+        self,
+        call: CompletionCall,
+        timeout: httpx.Timeout,
+        trace: CallTrace | None,
     ) -> CompletionResponse:
         """One attempt of a plain request: build it, send it, read the answer."""
         request = call.request()
