@@ -3,6 +3,9 @@ recorded by the OpenTelemetry SDK's in-memory exporter."""
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -137,3 +140,27 @@ def test_the_span_is_a_child_of_the_current_one(traced: Traced, llm_server: Mock
         api.complete(ChatNode.user("hi"), gen(llm_server))
     chat = next(s for s in exporter.get_finished_spans() if s.name.startswith("chat"))
     assert chat.parent is not None and chat.parent.span_id == parent.get_span_context().span_id
+
+
+def test_concurrent_calls_on_one_loop_each_get_their_own_span(llm_server: MockLLMServer) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    llm_server.enqueue(*[Reply.text(f"reply {i}", usage=(i + 1, 1)) for i in range(20)])
+
+    async def main() -> None:
+        async with AsyncClient(hooks=[tracing_hook(provider)]) as client:
+            await asyncio.gather(*(ChatNode.user("hi").acomplete(gen(llm_server), client=client) for _ in range(20)))
+
+    asyncio.run(main())
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 20 and len({s.context.span_id for s in spans}) == 20
+    assert sorted((s.attributes or {})["gen_ai.usage.input_tokens"] for s in spans) == list(range(1, 21))
+
+
+def test_importing_minillm_loads_no_opentelemetry() -> None:
+    code = (
+        "import sys, minillm; minillm.SyncClient; "
+        "assert not any(m.startswith(('opentelemetry', 'minillm.otel')) for m in sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
