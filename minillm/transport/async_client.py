@@ -63,8 +63,8 @@ class AsyncClient:
 
     ``default_params`` apply to every call: each field a call's own parameters leave at its default takes
     the client's value (``minillm.core.params.apply_defaults``). ``hooks`` (or ``add_hook``) receive every
-    call's events (``minillm.core.events``); a hook that raises is logged under ``minillm.hooks`` and the
-    request goes on.
+    call's events (``RequestBuilt``, ``AttemptSent``, ... ``RequestFailed``, all in ``minillm``); a hook that
+    raises is logged under ``minillm.hooks`` and the request goes on.
     """
 
     def __init__(
