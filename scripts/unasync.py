@@ -68,6 +68,8 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\basleep\b", "sleep"),
     (r"\bacall_within\b", "call_within"),
     (r"\bareport_cost\b", "report_cost"),
+    (r"\baemit\b", "emit"),
+    (r"\basync_hooks\b", "sync_hooks"),
     (r"\basync_http_client\b", "sync_http_client"),
     (r"\bLoopCheck\b", "NoLoopCheck"),
     (r"\basync_cancellation\b", "sync_cancellation"),

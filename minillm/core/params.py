@@ -27,6 +27,7 @@ __all__ = [
     "ProviderSettings",
     "ReasoningConfig",
     "ResponseFormat",
+    "apply_defaults",
 ]
 
 _T = TypeVar("_T")
@@ -551,3 +552,73 @@ class NodeCompletionParameters:
         """
         prepared = None if schema is None else OutputSchema.of(schema)
         return attrs.evolve(self, schema=prepared, max_reasks=max_reasks)
+
+# ---------------------------------------------------------------------------------------------------------
+# Client-level defaults: a client's NodeCompletionParameters under each call's
+
+
+_DEFAULT_NODE_PARAMS = NodeCompletionParameters()
+
+
+def _is_default(field: attrs.Attribute[Any], value: Any) -> bool:
+    default: Any = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        default = default.factory()
+    try:
+        return value is default or bool(value == default)
+    except Exception:  # a value whose == refuses to compare (an array, say) is taken as set
+        return False
+
+
+def _merge_model_params(
+    defaults: CompletionParameters | None, call: CompletionParameters | None
+) -> CompletionParameters | None:
+    """A call's model parameters over a client's, field by field (None or the class default: not set); a
+    field neither set is left unset (None), so the generator's ``default_params`` fill it when the request
+    is built."""
+    if defaults is None:
+        return call
+    changes: dict[str, Any] = {}
+    for field in attrs.fields(CompletionParameters):
+        if field.name == "extra":
+            continue
+        mine = getattr(call, field.name) if call is not None else None
+        if mine is not None and not _is_default(field, mine):
+            changes[field.name] = mine
+            continue
+        theirs = getattr(defaults, field.name)
+        changes[field.name] = None if _is_default(field, theirs) else theirs
+    extra = {**(defaults.extra or {}), **((call.extra if call is not None else None) or {})}
+    changes["extra"] = extra or None
+    return CompletionParameters(**changes)
+
+
+def apply_defaults(
+    params: NodeCompletionParameters | None, defaults: NodeCompletionParameters | None
+) -> NodeCompletionParameters:
+    """The parameters a call runs with, given a client's ``defaults``: the call's own value for each field it
+    set, else the client's.
+
+    A field counts as set when it differs from the class default (``retry`` 4, ``timeout_secs`` None, ...),
+    so a call cannot ask for a library default the client overrides: ``with_retry(4)`` under a client whose
+    default is ``retry=0`` keeps 0. ``format_kwargs`` and the model parameters' ``extra`` are unions, the
+    call's keys winning; the model parameters merge field by field, and a field neither set is left to the
+    generator's ``default_params``. Without client defaults the call's parameters are used as they are.
+    """
+    if defaults is None:
+        return _DEFAULT_NODE_PARAMS if params is None else params
+    if params is None:
+        params = _DEFAULT_NODE_PARAMS
+    changes: dict[str, Any] = {}
+    for field in attrs.fields(NodeCompletionParameters):
+        if not field.init:
+            continue
+        name = field.alias or field.name
+        mine, theirs = getattr(params, field.name), getattr(defaults, field.name)
+        if field.name == "params":
+            changes[name] = _merge_model_params(theirs, mine)
+        elif field.name == "format_kwargs":
+            changes[name] = {**theirs, **mine}
+        elif _is_default(field, mine) and not _is_default(field, theirs):
+            changes[name] = theirs
+    return attrs.evolve(params, **changes)

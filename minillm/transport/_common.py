@@ -1,5 +1,5 @@
 """What the two transports share that is not pure enough for the core: httpx error mapping, timeouts,
-tenacity's settings, and the idle clock of a stream.
+tenacity's settings, the idle clock of a stream, and the log lines of the core's events.
 
 tenacity is imported on the first retry, not with minillm.
 """
@@ -7,6 +7,7 @@ tenacity is imported on the first retry, not with minillm.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import sys
 import time
@@ -17,6 +18,7 @@ import httpx
 
 from minillm._version import __version__
 from minillm.core.errors import APIConnectionError, APITimeoutError, InvalidParameterError, MiniLLMError
+from minillm.core.events import Event, RequestBuilt, ResponseReceived, StreamFinished, describe, public_url
 from minillm.core.params import NodeCompletionParameters
 from minillm.core.retry import RetryPolicy, give_up, is_retryable
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     import tenacity
 
 __all__ = [
+    "BODY_LOG_LEVEL",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_PARAMS",
@@ -31,6 +34,9 @@ __all__ = [
     "IdleClock",
     "check_client_options",
     "client_timeout",
+    "hook_failed",
+    "listening",
+    "log_event",
     "map_transport_error",
     "max_bytes",
     "request_timeout",
@@ -210,20 +216,26 @@ def _give_up(done: int) -> Callable[[tenacity.RetryCallState], Any]:
     return raise_it
 
 
-def retry_settings(policy: RetryPolicy, *, done: int = 0) -> dict[str, Any]:
+def retry_settings(
+    policy: RetryPolicy, *, done: int = 0, before_sleep: Callable[[tenacity.RetryCallState], Any] | None = None
+) -> dict[str, Any]:
     """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying``: the core policy decides what is
     retried and how long to wait; exhausting the attempts raises ``MaxRetriesExceededError``; an error
     that is not worth retrying is raised as it is. ``done`` attempts were already made (and failed) before
-    tenacity took over, so it makes only the remaining ones and counts on from there."""
+    tenacity took over, so it makes only the remaining ones and counts on from there. ``before_sleep`` is
+    called before each wait (the client reports the retry to its hooks there)."""
     import tenacity
 
-    return {
+    settings: dict[str, Any] = {
         "stop": tenacity.stop_after_attempt(policy.max_attempts - done),
         "wait": _wait(policy, done),
         "retry": _retry_if,
         "retry_error_callback": _give_up(done),
         "reraise": False,
     }
+    if before_sleep is not None:
+        settings["before_sleep"] = before_sleep
+    return settings
 
 
 def retry_wait(policy: RetryPolicy, error: Exception) -> float:
@@ -235,3 +247,43 @@ def retry_wait(policy: RetryPolicy, error: Exception) -> float:
     if policy.max_attempts <= 1:
         raise give_up(error, 1)
     return policy.wait_seconds(1, error)
+
+
+# ----- logging the core's events ------------------------------------------------------------------------
+
+_LOG = logging.getLogger("minillm")
+_BODIES = logging.getLogger("minillm.bodies")
+_HOOKS = logging.getLogger("minillm.hooks")
+
+BODY_LOG_LEVEL = 5
+"""The level of the ``minillm.bodies`` lines (request and reply bodies): below DEBUG, so turning DEBUG on for
+``minillm`` shows the events without the bodies; set ``minillm.bodies`` to level 5 to see them too."""
+
+
+def listening(hooks: tuple[Any, ...]) -> bool:
+    """Whether a call's events are wanted: a hook is registered, or the ``minillm`` logger (or its bodies
+    child) would write them. Nothing is built for a call nobody observes."""
+    return bool(hooks) or _LOG.isEnabledFor(logging.DEBUG) or _BODIES.isEnabledFor(BODY_LOG_LEVEL)
+
+
+def log_event(event: Event) -> None:
+    """The DEBUG line of ``event`` under ``minillm``; with ``minillm.bodies`` at ``BODY_LOG_LEVEL``, also
+    the request body (credential headers never: they are not in the body) and the reply's text."""
+    if _LOG.isEnabledFor(logging.DEBUG):
+        _LOG.debug("%s", describe(event))
+    if not _BODIES.isEnabledFor(BODY_LOG_LEVEL):
+        return
+    if isinstance(event, RequestBuilt):
+        body = event.request.body_bytes().decode("utf-8", errors="replace")
+        _BODIES.log(BODY_LOG_LEVEL, "[%s] request body to %s: %s", event.call_id, public_url(event.request.url), body)
+    elif isinstance(event, (ResponseReceived, StreamFinished)):
+        r = event.response
+        calls = [(c.name, c.arguments) for c in r.tool_calls]
+        _BODIES.log(BODY_LOG_LEVEL, "[%s] reply text: %r tool calls: %r", event.call_id, r.content, calls)
+
+
+def hook_failed(hook: Any, event: Event, problem: str | None = None) -> None:
+    """Report a hook that raised (or misbehaved): a WARNING under ``minillm.hooks`` with its traceback; the
+    call and the other hooks go on (an observer's bug must not fail the request it observes)."""
+    what = problem or "raised"
+    _HOOKS.warning("hook %r %s on %s; the request goes on", hook, what, type(event).__name__, exc_info=problem is None)

@@ -14,14 +14,15 @@ from __future__ import annotations
 import inspect
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import httpx
 
 from minillm.core.errors import APITimeoutError, ConfigurationError, InvalidParameterError
+from minillm.core.events import Event
 from minillm.core.usage import CostInfo
-from minillm.transport._common import user_agent
+from minillm.transport._common import hook_failed, log_event, user_agent
 from minillm.transport._network import bound_sync_client, deadline
 
 if TYPE_CHECKING:
@@ -31,14 +32,18 @@ __all__ = [
     "LoopCheck",
     "NoLoopCheck",
     "acall_within",
+    "aemit",
     "areport_cost",
     "asleep",
     "async_cancellation",
+    "async_hooks",
     "async_http_client",
     "call_within",
+    "emit",
     "report_cost",
     "sleep",
     "sync_cancellation",
+    "sync_hooks",
     "sync_http_client",
 ]
 
@@ -46,6 +51,7 @@ _T = TypeVar("_T")
 _P = ParamSpec("_P")
 
 CostCallback = Callable[[CostInfo], Any]
+Hook = Callable[[Event], Any]
 
 # ----- waiting ----------------------------------------------------------------------------------------
 
@@ -151,6 +157,71 @@ def report_cost(callback: CostCallback | None, info: CostInfo | None) -> None:
         raise InvalidParameterError(
             "the cost_callback is async but the completion is blocking; use acomplete() or a plain function"
         )
+
+
+# ----- hooks: the core's events, delivered -------------------------------------------------------------
+
+
+def _check_hook(hook: object) -> None:
+    if not callable(hook):
+        raise InvalidParameterError(f"a hook must be a callable taking one event, got {type(hook).__name__}")
+
+
+def async_hooks(hooks: Iterable[Hook]) -> tuple[Hook, ...]:
+    """The hooks of an ``AsyncClient``: any callables taking one event, plain or ``async def``."""
+    found = tuple(hooks)
+    for hook in found:
+        _check_hook(hook)
+    return found
+
+
+def _is_async_callable(hook: object) -> bool:
+    call = getattr(hook, "__call__", None)  # noqa: B004 -- an object whose __call__ is a coroutine function
+    return inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(call)
+
+
+def sync_hooks(hooks: Iterable[Hook]) -> tuple[Hook, ...]:
+    """The hooks of a ``SyncClient``: plain callables; an ``async def`` one could never run in a blocking
+    call, so it is refused here, when it is registered, with ``InvalidParameterError``."""
+    found = tuple(hooks)
+    for hook in found:
+        _check_hook(hook)
+        if _is_async_callable(hook):
+            raise InvalidParameterError(
+                f"hook {hook!r} is async but SyncClient calls its hooks in the blocking call; "
+                "register a plain function, or use it on an AsyncClient"
+            )
+    return found
+
+
+async def aemit(hooks: tuple[Hook, ...], event: Event) -> None:
+    """Log ``event`` (DEBUG, under ``minillm``) and hand it to each hook in turn, awaiting an async one. A hook
+    that raises is reported (WARNING under ``minillm.hooks``) and the others still run."""
+    log_event(event)
+    for hook in hooks:
+        try:
+            result = hook(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            hook_failed(hook, event)
+
+
+def emit(hooks: tuple[Hook, ...], event: Event) -> None:
+    """Log ``event`` (DEBUG, under ``minillm``) and hand it to each hook in turn. A hook that raises, or that
+    returns an awaitable (which cannot be awaited here: it is closed), is reported (WARNING under
+    ``minillm.hooks``) and the others still run."""
+    log_event(event)
+    for hook in hooks:
+        try:
+            result = hook(event)
+        except Exception:
+            hook_failed(hook, event)
+            continue
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            hook_failed(hook, event, "returned an awaitable, which a SyncClient cannot await")
 
 
 # ----- which event loop, which thread -------------------------------------------------------------------

@@ -9,19 +9,21 @@ the twin helpers of ``_concurrency``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import httpx
 
 from minillm.core.cost_lookup import Answer, Flow, Wait, cost_flow
 from minillm.core.errors import APITimeoutError, InvalidParameterError, MiniLLMError, StreamError
+from minillm.core.events import CallTrace, Event
 from minillm.core.fallback import FallbackGenerator, FallbackRun
 from minillm.core.flow import CompletionCall, cache_warmup_call, costed_call
 from minillm.core.generator import GeneratorInfo
 from minillm.core.http import HTTPRequest, body_too_large
-from minillm.core.params import NodeCompletionParameters
+from minillm.core.params import NodeCompletionParameters, apply_defaults
 from minillm.core.response import CompletionResponse
 from minillm.core.sse import DEFAULT_MAX_EVENT_BYTES
 from minillm.core.stream import StreamChunk
@@ -31,11 +33,11 @@ from minillm.transport import _concurrency
 from minillm.transport._common import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_PARAMS,
     DEFAULT_TIMEOUT,
     IdleClock,
     check_client_options,
     client_timeout,
+    listening,
     map_transport_error,
     max_bytes,
     request_timeout,
@@ -45,6 +47,11 @@ from minillm.transport._common import (
     transport_errors,
     url_parser,
 )
+
+if TYPE_CHECKING:
+    import tenacity
+
+    from minillm.transport._concurrency import Hook
 
 __all__ = ["AsyncClient", "AsyncCompletionStream"]
 
@@ -62,6 +69,11 @@ class AsyncClient:
     client's ``follow_redirects``: a 3xx raises ``APIError`` naming its ``Location``.
     ``max_event_bytes`` bounds one server-sent event of a stream (16 MiB by default): a larger one raises
     ``StreamError``.
+
+    ``default_params`` apply to every call: each field a call's own parameters leave at its default takes
+    the client's value (``minillm.core.params.apply_defaults``). ``hooks`` (or ``add_hook``) receive every
+    call's events (``RequestBuilt``, ``AttemptSent``, ... ``RequestFailed``, all in ``minillm``); a hook that
+    raises is logged under ``minillm.hooks`` and the request goes on.
     """
 
     def __init__(
@@ -72,10 +84,18 @@ class AsyncClient:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        default_params: NodeCompletionParameters | None = None,
+        hooks: Iterable[Hook] = (),
     ) -> None:
         check_client_options(timeout=timeout, max_connections=max_connections, max_event_bytes=max_event_bytes)
         self._max_event_bytes = max_event_bytes
         self._max_response_bytes = max_bytes("max_response_bytes", max_response_bytes)
+        if default_params is not None and not isinstance(default_params, NodeCompletionParameters):
+            raise InvalidParameterError(
+                f"default_params must be a NodeCompletionParameters, got {type(default_params).__name__}"
+            )
+        self._default_params = default_params
+        self._hooks = _concurrency.async_hooks(hooks)
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
             self._http = _concurrency.async_http_client(self._timeout, max_connections)
@@ -87,6 +107,19 @@ class AsyncClient:
         self._errors = transport_errors(self._http)
         self._url = url_parser(self._http)
         self._loop_check = _concurrency.LoopCheck()
+
+    @property
+    def default_params(self) -> NodeCompletionParameters | None:
+        """The parameters under every call's own (None: none)."""
+        return self._default_params
+
+    def add_hook(self, hook: Hook) -> None:
+        """Hand every event of the calls made from now on to ``hook(event)``."""
+        self._hooks = (*self._hooks, *_concurrency.async_hooks([hook]))
+
+    def remove_hook(self, hook: Hook) -> None:
+        """Stop calling ``hook`` (nothing happens when it is not registered)."""
+        self._hooks = tuple(h for h in self._hooks if h != hook)
 
     async def aclose(self) -> None:
         """Close the connection pool (an injected ``httpx.AsyncClient`` is left to its owner)."""
@@ -142,9 +175,17 @@ class AsyncClient:
             pieces.append(piece)
         return b"".join(pieces)
 
-    async def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
+    async def _open_stream(
+        self,
+        call: CompletionCall,
+        timeout: httpx.Timeout,
+        trace: CallTrace | None,
+    ) -> httpx.Response:
         self._loop_check.check()
-        built = self._build(call.request(), timeout)
+        request = call.request()
+        if trace is not None:
+            await self._emit(*trace.sending(request))
+        built = self._build(request, timeout)
         # The idle bound also bounds the wait for the whole head.
         return await _concurrency.acall_within(timeout.read, "starting the stream", self._start_stream, call, built)
 
@@ -187,7 +228,28 @@ class AsyncClient:
         """Send one request the core built (a token count, the price catalog); return status, headers and body."""
         return await self._send(request, request_timeout(self._timeout, timeout))
 
+    # ----- events -----------------------------------------------------------------------------------
+
+    def _trace(self, call: CompletionCall) -> CallTrace | None:
+        """The call's event trace, or None when no hook and no log line would see it."""
+        return CallTrace(call) if listening(self._hooks) else None
+
+    async def _emit(self, *events: Event | None) -> None:
+        for event in events:
+            if event is not None:
+                await _concurrency.aemit(self._hooks, event)
+
+    async def _retry_scheduled(self, trace: CallTrace, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        if isinstance(error, Exception):
+            await self._emit(trace.retry_scheduled(wait, error))
+
     # ----- completions ------------------------------------------------------------------------------
+
+    def _params(self, params: NodeCompletionParameters | None) -> NodeCompletionParameters:
+        """A call's parameters over the client's defaults."""
+        return apply_defaults(params, self._default_params)
 
     async def _fall_back(
         self,
@@ -222,10 +284,16 @@ class AsyncClient:
     async def _complete_one(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
     ) -> ChatNode:
-        reply, _ = await self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))
+        reply, _, _ = await self._complete(CompletionCall(node, generator, self._params(params)))
         return reply
 
-    async def _retry(self, call: CompletionCall, error: Exception, attempt: Callable[[], Awaitable[_T]]) -> _T:
+    async def _retry(
+        self,
+        call: CompletionCall,
+        error: Exception,
+        attempt: Callable[[], Awaitable[_T]],
+        trace: CallTrace | None,
+    ) -> _T:
         """The retries of ``attempt`` after its first try failed with ``error``; raises ``error`` (or
         ``MaxRetriesExceededError``) when the call's policy retries nothing more.
 
@@ -233,26 +301,57 @@ class AsyncClient:
         than the rest of a request's own work (about 28 us; ``bench/README.md``)."""
         import tenacity
 
-        await _concurrency.asleep(retry_wait(call.retry_policy, error))
-        retrying = tenacity.AsyncRetrying(sleep=_concurrency.asleep, **retry_settings(call.retry_policy, done=1))
+        wait = retry_wait(call.retry_policy, error)
+        if trace is not None:
+            await self._emit(trace.retry_scheduled(wait, error))
+        await _concurrency.asleep(wait)
+        before_sleep = None if trace is None else functools.partial(self._retry_scheduled, trace)
+        settings = retry_settings(call.retry_policy, done=1, before_sleep=before_sleep)
+        retrying = tenacity.AsyncRetrying(sleep=_concurrency.asleep, **settings)
         async for state in retrying:
             with state:
                 result = await attempt()
         return result
 
-    async def _attempt(self, call: CompletionCall, timeout: httpx.Timeout) -> tuple[ChatNode, CompletionResponse]:
-        response = call.parse_response(*await self._send(call.request(), timeout))
+    async def _exchange(
+        self,
+        call: CompletionCall,
+        timeout: httpx.Timeout,
+        trace: CallTrace | None,
+    ) -> CompletionResponse:
+        """One attempt of a plain request: build it, send it, read the answer."""
+        request = call.request()
+        if trace is not None:
+            await self._emit(*trace.sending(request))
+        return call.parse_response(*await self._send(request, timeout))
+
+    async def _attempt(
+        self, call: CompletionCall, timeout: httpx.Timeout, trace: CallTrace | None
+    ) -> tuple[ChatNode, CompletionResponse]:
+        response = await self._exchange(call, timeout, trace)
         return call.accept(response), response
 
-    async def _complete(self, call: CompletionCall) -> tuple[ChatNode, CompletionResponse]:
+    async def _complete(
+        self, call: CompletionCall, *, costed: bool = False
+    ) -> tuple[ChatNode, CompletionResponse, CostInfo | None]:
+        """Run ``call`` with its retries; its cost is resolved when ``costed`` or a cost callback wants it."""
+        trace = self._trace(call)
         timeout = request_timeout(self._timeout, call.timeout())
-        try:  # the first attempt outside tenacity (see _retry)
-            node, response = await self._attempt(call, timeout)
+        try:
+            try:  # the first attempt outside tenacity (see _retry)
+                node, response = await self._attempt(call, timeout, trace)
+            except Exception as error:
+                node, response = await self._retry(call, error, lambda: self._attempt(call, timeout, trace), trace)
         except Exception as error:
-            node, response = await self._retry(call, error, lambda: self._attempt(call, timeout))
-        if call.params.cost_callback is not None:
-            await _concurrency.areport_cost(call.params.cost_callback, await self._resolve_cost(call, response))
-        return node, response
+            if trace is not None:
+                await self._emit(trace.failed(error))
+            raise
+        callback = call.params.cost_callback
+        info = await self._resolve_cost(call, response) if costed or callback is not None else None
+        if trace is not None:
+            await self._emit(trace.cost_known(response, info), trace.response_received(response))
+        await _concurrency.areport_cost(callback, info)
+        return node, response, info
 
     async def acomplete_costed(
         self,
@@ -266,9 +365,9 @@ class AsyncClient:
     async def _complete_costed_one(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
     ) -> tuple[ChatNode, CostInfo]:
-        call = costed_call(node, generator, params)
-        reply, response = await self._complete(call)
-        return reply, await self._resolve_cost(call, response)
+        reply, _, info = await self._complete(costed_call(node, generator, self._params(params)), costed=True)
+        assert info is not None  # a costed call always resolves its cost
+        return reply, info
 
     async def _resolve_cost(self, call: CompletionCall, response: CompletionResponse) -> CostInfo:
         return await self._drive(cost_flow(call, response))
@@ -285,10 +384,18 @@ class AsyncClient:
     async def _ensure_cached_one(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
     ) -> CostInfo:
-        call = cache_warmup_call(node, generator, params or DEFAULT_PARAMS)
+        call = cache_warmup_call(node, generator, self._params(params))
+        trace = self._trace(call)
         timeout = request_timeout(self._timeout, call.timeout())
-        response = call.parse_response(*await self._send(call.request(), timeout))
+        try:
+            response = await self._exchange(call, timeout, trace)
+        except Exception as error:
+            if trace is not None:
+                await self._emit(trace.failed(error))
+            raise
         info = call.cost_from_usage(response)
+        if trace is not None:
+            await self._emit(trace.cost_known(response, info), trace.response_received(response))
         await _concurrency.areport_cost(call.params.cost_callback, info)
         return info
 
@@ -305,13 +412,19 @@ class AsyncClient:
     async def _complete_streaming_one(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
     ) -> AsyncCompletionStream:
-        call = CompletionCall(node, generator, params or DEFAULT_PARAMS, stream=True)
+        call = CompletionCall(node, generator, self._params(params), stream=True)
+        trace = self._trace(call)
         timeout = stream_timeout(self._timeout, call.timeout())
         try:
-            response = await self._open_stream(call, timeout)
+            try:
+                response = await self._open_stream(call, timeout, trace)
+            except Exception as error:
+                response = await self._retry(call, error, lambda: self._open_stream(call, timeout, trace), trace)
         except Exception as error:
-            response = await self._retry(call, error, lambda: self._open_stream(call, timeout))
-        return AsyncCompletionStream(self, call, response)
+            if trace is not None:
+                await self._emit(trace.failed(error))
+            raise
+        return AsyncCompletionStream(self, call, response, trace)
 
 
 def _itself(node: ChatNode) -> ChatNode:
@@ -334,8 +447,11 @@ class AsyncCompletionStream:
     underlying error as its cause; the request is never re-sent.
     """
 
-    def __init__(self, client: AsyncClient, call: CompletionCall, response: httpx.Response) -> None:
+    def __init__(
+        self, client: AsyncClient, call: CompletionCall, response: httpx.Response, trace: CallTrace | None = None
+    ) -> None:
         self._client = client
+        self._trace = trace
         self._call = call
         self._http_response = response
         self._raw = response.aiter_raw()
@@ -379,6 +495,8 @@ class AsyncCompletionStream:
             if chunks:
                 self._clock.event()
                 self._pending = iter(chunks)
+                if self._trace is not None and not self._trace.first_chunk_seen:
+                    await self._client._emit(self._trace.first_chunk())
             elif self._clock.expired():
                 silence = f"no stream event for {self._clock.limit} s (keep-alive comments only)"
                 await self._fail(APITimeoutError(silence))
@@ -392,8 +510,12 @@ class AsyncCompletionStream:
         except StreamError as e:
             await self._fail(e)
         await self.aclose()
-        if self._call.params.cost_callback is not None:
-            await _concurrency.areport_cost(self._call.params.cost_callback, await self.acost())
+        callback = self._call.params.cost_callback
+        info = await self.acost() if callback is not None else None
+        if self._trace is not None:
+            trace = self._trace
+            await self._client._emit(trace.cost_known(self._final, info), trace.stream_finished(self._final, True))
+        await _concurrency.areport_cost(callback, info)
 
     async def _drain(self) -> None:
         # Read a finished body to its end so the connection is reused; the parser keeps any usage in it and
@@ -407,8 +529,13 @@ class AsyncCompletionStream:
             return
 
     async def _fail(self, error: MiniLLMError) -> NoReturn:
+        # The trace is taken first, so that closing reports the failure, not an early close.
+        trace, self._trace = self._trace, None
         await self.aclose()
-        raise self._parser.fail(error)
+        failure = self._parser.fail(error)
+        if trace is not None:
+            await self._client._emit(trace.failed(failure))
+        raise failure
 
     @property
     def response(self) -> CompletionResponse:
@@ -443,6 +570,9 @@ class AsyncCompletionStream:
             # Finish the body iterator too: left suspended, it would outlive its response (and its event loop).
             await self._raw.aclose()  # type: ignore[attr-defined]
             await self._http_response.aclose()
+            if self._trace is not None and self._final is None:  # closed before its end
+                partial = self._parser.accumulator.response(self._http_response.headers)
+                await self._client._emit(self._trace.stream_finished(partial, False))
 
     async def __aenter__(self) -> AsyncCompletionStream:
         return self

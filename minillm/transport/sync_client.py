@@ -11,19 +11,21 @@ the twin helpers of ``_concurrency``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import httpx
 
 from minillm.core.cost_lookup import Answer, Flow, Wait, cost_flow
 from minillm.core.errors import APITimeoutError, InvalidParameterError, MiniLLMError, StreamError
+from minillm.core.events import CallTrace, Event
 from minillm.core.fallback import FallbackGenerator, FallbackRun
 from minillm.core.flow import CompletionCall, cache_warmup_call, costed_call
 from minillm.core.generator import GeneratorInfo
 from minillm.core.http import HTTPRequest, body_too_large
-from minillm.core.params import NodeCompletionParameters
+from minillm.core.params import NodeCompletionParameters, apply_defaults
 from minillm.core.response import CompletionResponse
 from minillm.core.sse import DEFAULT_MAX_EVENT_BYTES
 from minillm.core.stream import StreamChunk
@@ -33,11 +35,11 @@ from minillm.transport import _concurrency
 from minillm.transport._common import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_PARAMS,
     DEFAULT_TIMEOUT,
     IdleClock,
     check_client_options,
     client_timeout,
+    listening,
     map_transport_error,
     max_bytes,
     request_timeout,
@@ -47,6 +49,11 @@ from minillm.transport._common import (
     transport_errors,
     url_parser,
 )
+
+if TYPE_CHECKING:
+    import tenacity
+
+    from minillm.transport._concurrency import Hook
 
 __all__ = ["CompletionStream", "SyncClient"]
 
@@ -64,6 +71,11 @@ class SyncClient:
     client's ``follow_redirects``: a 3xx raises ``APIError`` naming its ``Location``.
     ``max_event_bytes`` bounds one server-sent event of a stream (16 MiB by default): a larger one raises
     ``StreamError``.
+
+    ``default_params`` apply to every call: each field a call's own parameters leave at its default takes
+    the client's value (``minillm.core.params.apply_defaults``). ``hooks`` (or ``add_hook``) receive every
+    call's events (``RequestBuilt``, ``AttemptSent``, ... ``RequestFailed``, all in ``minillm``); a hook that
+    raises is logged under ``minillm.hooks`` and the request goes on.
     """
 
     def __init__(
@@ -74,10 +86,18 @@ class SyncClient:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        default_params: NodeCompletionParameters | None = None,
+        hooks: Iterable[Hook] = (),
     ) -> None:
         check_client_options(timeout=timeout, max_connections=max_connections, max_event_bytes=max_event_bytes)
         self._max_event_bytes = max_event_bytes
         self._max_response_bytes = max_bytes("max_response_bytes", max_response_bytes)
+        if default_params is not None and not isinstance(default_params, NodeCompletionParameters):
+            raise InvalidParameterError(
+                f"default_params must be a NodeCompletionParameters, got {type(default_params).__name__}"
+            )
+        self._default_params = default_params
+        self._hooks = _concurrency.sync_hooks(hooks)
         if http_client is None:
             self._timeout = httpx.Timeout(timeout) if timeout is not None else DEFAULT_TIMEOUT
             self._http = _concurrency.sync_http_client(self._timeout, max_connections)
@@ -89,6 +109,19 @@ class SyncClient:
         self._errors = transport_errors(self._http)
         self._url = url_parser(self._http)
         self._loop_check = _concurrency.NoLoopCheck()
+
+    @property
+    def default_params(self) -> NodeCompletionParameters | None:
+        """The parameters under every call's own (None: none)."""
+        return self._default_params
+
+    def add_hook(self, hook: Hook) -> None:
+        """Hand every event of the calls made from now on to ``hook(event)``."""
+        self._hooks = (*self._hooks, *_concurrency.sync_hooks([hook]))
+
+    def remove_hook(self, hook: Hook) -> None:
+        """Stop calling ``hook`` (nothing happens when it is not registered)."""
+        self._hooks = tuple(h for h in self._hooks if h != hook)
 
     def close(self) -> None:
         """Close the connection pool (an injected ``httpx.Client`` is left to its owner)."""
@@ -144,9 +177,17 @@ class SyncClient:
             pieces.append(piece)
         return b"".join(pieces)
 
-    def _open_stream(self, call: CompletionCall, timeout: httpx.Timeout) -> httpx.Response:
+    def _open_stream(
+        self,
+        call: CompletionCall,
+        timeout: httpx.Timeout,
+        trace: CallTrace | None,
+    ) -> httpx.Response:
         self._loop_check.check()
-        built = self._build(call.request(), timeout)
+        request = call.request()
+        if trace is not None:
+            self._emit(*trace.sending(request))
+        built = self._build(request, timeout)
         # The idle bound also bounds the wait for the whole head.
         return _concurrency.call_within(timeout.read, "starting the stream", self._start_stream, call, built)
 
@@ -189,7 +230,28 @@ class SyncClient:
         """Send one request the core built (a token count, the price catalog); return status, headers and body."""
         return self._send(request, request_timeout(self._timeout, timeout))
 
+    # ----- events -----------------------------------------------------------------------------------
+
+    def _trace(self, call: CompletionCall) -> CallTrace | None:
+        """The call's event trace, or None when no hook and no log line would see it."""
+        return CallTrace(call) if listening(self._hooks) else None
+
+    def _emit(self, *events: Event | None) -> None:
+        for event in events:
+            if event is not None:
+                _concurrency.emit(self._hooks, event)
+
+    def _retry_scheduled(self, trace: CallTrace, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        if isinstance(error, Exception):
+            self._emit(trace.retry_scheduled(wait, error))
+
     # ----- completions ------------------------------------------------------------------------------
+
+    def _params(self, params: NodeCompletionParameters | None) -> NodeCompletionParameters:
+        """A call's parameters over the client's defaults."""
+        return apply_defaults(params, self._default_params)
 
     def _fall_back(
         self,
@@ -224,10 +286,16 @@ class SyncClient:
     def _complete_one(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
     ) -> ChatNode:
-        reply, _ = self._complete(CompletionCall(node, generator, params or DEFAULT_PARAMS))
+        reply, _, _ = self._complete(CompletionCall(node, generator, self._params(params)))
         return reply
 
-    def _retry(self, call: CompletionCall, error: Exception, attempt: Callable[[], _T]) -> _T:
+    def _retry(
+        self,
+        call: CompletionCall,
+        error: Exception,
+        attempt: Callable[[], _T],
+        trace: CallTrace | None,
+    ) -> _T:
         """The retries of ``attempt`` after its first try failed with ``error``; raises ``error`` (or
         ``MaxRetriesExceededError``) when the call's policy retries nothing more.
 
@@ -235,26 +303,57 @@ class SyncClient:
         than the rest of a request's own work (about 28 us; ``bench/README.md``)."""
         import tenacity
 
-        _concurrency.sleep(retry_wait(call.retry_policy, error))
-        retrying = tenacity.Retrying(sleep=_concurrency.sleep, **retry_settings(call.retry_policy, done=1))
+        wait = retry_wait(call.retry_policy, error)
+        if trace is not None:
+            self._emit(trace.retry_scheduled(wait, error))
+        _concurrency.sleep(wait)
+        before_sleep = None if trace is None else functools.partial(self._retry_scheduled, trace)
+        settings = retry_settings(call.retry_policy, done=1, before_sleep=before_sleep)
+        retrying = tenacity.Retrying(sleep=_concurrency.sleep, **settings)
         for state in retrying:
             with state:
                 result = attempt()
         return result
 
-    def _attempt(self, call: CompletionCall, timeout: httpx.Timeout) -> tuple[ChatNode, CompletionResponse]:
-        response = call.parse_response(*self._send(call.request(), timeout))
+    def _exchange(
+        self,
+        call: CompletionCall,
+        timeout: httpx.Timeout,
+        trace: CallTrace | None,
+    ) -> CompletionResponse:
+        """One attempt of a plain request: build it, send it, read the answer."""
+        request = call.request()
+        if trace is not None:
+            self._emit(*trace.sending(request))
+        return call.parse_response(*self._send(request, timeout))
+
+    def _attempt(
+        self, call: CompletionCall, timeout: httpx.Timeout, trace: CallTrace | None
+    ) -> tuple[ChatNode, CompletionResponse]:
+        response = self._exchange(call, timeout, trace)
         return call.accept(response), response
 
-    def _complete(self, call: CompletionCall) -> tuple[ChatNode, CompletionResponse]:
+    def _complete(
+        self, call: CompletionCall, *, costed: bool = False
+    ) -> tuple[ChatNode, CompletionResponse, CostInfo | None]:
+        """Run ``call`` with its retries; its cost is resolved when ``costed`` or a cost callback wants it."""
+        trace = self._trace(call)
         timeout = request_timeout(self._timeout, call.timeout())
-        try:  # the first attempt outside tenacity (see _retry)
-            node, response = self._attempt(call, timeout)
+        try:
+            try:  # the first attempt outside tenacity (see _retry)
+                node, response = self._attempt(call, timeout, trace)
+            except Exception as error:
+                node, response = self._retry(call, error, lambda: self._attempt(call, timeout, trace), trace)
         except Exception as error:
-            node, response = self._retry(call, error, lambda: self._attempt(call, timeout))
-        if call.params.cost_callback is not None:
-            _concurrency.report_cost(call.params.cost_callback, self._resolve_cost(call, response))
-        return node, response
+            if trace is not None:
+                self._emit(trace.failed(error))
+            raise
+        callback = call.params.cost_callback
+        info = self._resolve_cost(call, response) if costed or callback is not None else None
+        if trace is not None:
+            self._emit(trace.cost_known(response, info), trace.response_received(response))
+        _concurrency.report_cost(callback, info)
+        return node, response, info
 
     def complete_costed(
         self,
@@ -268,9 +367,9 @@ class SyncClient:
     def _complete_costed_one(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
     ) -> tuple[ChatNode, CostInfo]:
-        call = costed_call(node, generator, params)
-        reply, response = self._complete(call)
-        return reply, self._resolve_cost(call, response)
+        reply, _, info = self._complete(costed_call(node, generator, self._params(params)), costed=True)
+        assert info is not None  # a costed call always resolves its cost
+        return reply, info
 
     def _resolve_cost(self, call: CompletionCall, response: CompletionResponse) -> CostInfo:
         return self._drive(cost_flow(call, response))
@@ -287,10 +386,18 @@ class SyncClient:
     def _ensure_cached_one(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
     ) -> CostInfo:
-        call = cache_warmup_call(node, generator, params or DEFAULT_PARAMS)
+        call = cache_warmup_call(node, generator, self._params(params))
+        trace = self._trace(call)
         timeout = request_timeout(self._timeout, call.timeout())
-        response = call.parse_response(*self._send(call.request(), timeout))
+        try:
+            response = self._exchange(call, timeout, trace)
+        except Exception as error:
+            if trace is not None:
+                self._emit(trace.failed(error))
+            raise
         info = call.cost_from_usage(response)
+        if trace is not None:
+            self._emit(trace.cost_known(response, info), trace.response_received(response))
         _concurrency.report_cost(call.params.cost_callback, info)
         return info
 
@@ -307,13 +414,19 @@ class SyncClient:
     def _complete_streaming_one(
         self, node: ChatNode, generator: GeneratorInfo, params: NodeCompletionParameters | None
     ) -> CompletionStream:
-        call = CompletionCall(node, generator, params or DEFAULT_PARAMS, stream=True)
+        call = CompletionCall(node, generator, self._params(params), stream=True)
+        trace = self._trace(call)
         timeout = stream_timeout(self._timeout, call.timeout())
         try:
-            response = self._open_stream(call, timeout)
+            try:
+                response = self._open_stream(call, timeout, trace)
+            except Exception as error:
+                response = self._retry(call, error, lambda: self._open_stream(call, timeout, trace), trace)
         except Exception as error:
-            response = self._retry(call, error, lambda: self._open_stream(call, timeout))
-        return CompletionStream(self, call, response)
+            if trace is not None:
+                self._emit(trace.failed(error))
+            raise
+        return CompletionStream(self, call, response, trace)
 
 
 def _itself(node: ChatNode) -> ChatNode:
@@ -336,8 +449,11 @@ class CompletionStream:
     underlying error as its cause; the request is never re-sent.
     """
 
-    def __init__(self, client: SyncClient, call: CompletionCall, response: httpx.Response) -> None:
+    def __init__(
+        self, client: SyncClient, call: CompletionCall, response: httpx.Response, trace: CallTrace | None = None
+    ) -> None:
         self._client = client
+        self._trace = trace
         self._call = call
         self._http_response = response
         self._raw = response.iter_raw()
@@ -381,6 +497,8 @@ class CompletionStream:
             if chunks:
                 self._clock.event()
                 self._pending = iter(chunks)
+                if self._trace is not None and not self._trace.first_chunk_seen:
+                    self._client._emit(self._trace.first_chunk())
             elif self._clock.expired():
                 silence = f"no stream event for {self._clock.limit} s (keep-alive comments only)"
                 self._fail(APITimeoutError(silence))
@@ -394,8 +512,12 @@ class CompletionStream:
         except StreamError as e:
             self._fail(e)
         self.close()
-        if self._call.params.cost_callback is not None:
-            _concurrency.report_cost(self._call.params.cost_callback, self.cost())
+        callback = self._call.params.cost_callback
+        info = self.cost() if callback is not None else None
+        if self._trace is not None:
+            trace = self._trace
+            self._client._emit(trace.cost_known(self._final, info), trace.stream_finished(self._final, True))
+        _concurrency.report_cost(callback, info)
 
     def _drain(self) -> None:
         # Read a finished body to its end so the connection is reused; the parser keeps any usage in it and
@@ -409,8 +531,13 @@ class CompletionStream:
             return
 
     def _fail(self, error: MiniLLMError) -> NoReturn:
+        # The trace is taken first, so that closing reports the failure, not an early close.
+        trace, self._trace = self._trace, None
         self.close()
-        raise self._parser.fail(error)
+        failure = self._parser.fail(error)
+        if trace is not None:
+            self._client._emit(trace.failed(failure))
+        raise failure
 
     @property
     def response(self) -> CompletionResponse:
@@ -445,6 +572,9 @@ class CompletionStream:
             # Finish the body iterator too: left suspended, it would outlive its response.
             self._raw.close()  # type: ignore[attr-defined]
             self._http_response.close()
+            if self._trace is not None and self._final is None:  # closed before its end
+                partial = self._parser.accumulator.response(self._http_response.headers)
+                self._client._emit(self._trace.stream_finished(partial, False))
 
     def __enter__(self) -> CompletionStream:
         return self

@@ -256,6 +256,53 @@ def test_debug_logs_of_full_requests_carry_no_secret(
     assert_clean(caplog.text, "the formatted log")
 
 
+def test_hook_events_and_body_logs_carry_no_secret(
+    llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every event a hook receives (its repr, and an error's whole traceback text) and every log line of the
+    ``minillm`` logger, its ``minillm.bodies`` child included (turned down to level 1, so request and reply
+    bodies are written), carry no credential: on each preset, plain and streamed, failing and retried."""
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)
+    gens = generators(llm_server)
+    events: list[Any] = []
+
+    async def ahook(event: Any) -> None:
+        events.append(event)
+
+    with caplog.at_level(logging.DEBUG, logger="minillm"), caplog.at_level(1, logger="minillm.bodies"):
+        with SyncClient(hooks=[events.append]) as client:
+            for gen in gens.values():
+                ChatNode.user("hi").complete(gen, client=client)
+                with ChatNode.user("hi").complete_streaming(gen, client=client) as stream:
+                    list(stream)
+            llm_server.enqueue(Reply.error(401), Reply.error(503), Reply.text("ok", id="gen-1", send_usage=False))
+            with pytest.raises(AuthenticationError):
+                ChatNode.user("hi").complete(gens["openai"], client=client)
+            retrying = NodeCompletionParameters(back_off_time=0)
+            ChatNode.user("hi").complete_costed(gens["openrouter"], retrying, client=client)
+
+        async def go() -> None:
+            async with AsyncClient(hooks=[ahook]) as aclient:
+                for gen in gens.values():
+                    await ChatNode.user("hi").acomplete(gen, client=aclient)
+                llm_server.enqueue(Reply.error(403))
+                with pytest.raises(AuthenticationError):
+                    await ChatNode.user("hi").acomplete(gens["anthropic"], client=aclient)
+
+        asyncio.run(go())
+    names = {type(event).__name__ for event in events}
+    assert {"RequestBuilt", "RetryScheduled", "RequestFailed", "StreamFinished", "CostKnown"} <= names
+    assert any(r.name == "minillm.bodies" for r in caplog.records)  # the bodies were written
+    for event in events:
+        assert_clean(repr(event), f"the event {type(event).__name__}")
+        error = getattr(event, "error", None)
+        if error is not None:
+            assert_exception_clean(error)
+    for record in caplog.records:
+        assert_clean(record.getMessage(), f"a log record of {record.name}")
+    assert_clean(caplog.text, "the formatted log")
+
+
 # ----- saved threads and cassettes ------------------------------------------------------------------------------
 
 
