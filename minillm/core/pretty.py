@@ -7,6 +7,7 @@ A reply's reasoning is never mixed into its text: plain text marks it on a line 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import attrs
@@ -22,6 +23,51 @@ __all__ = ["PrettyPrintConfig", "format_conversation", "pretty_messages"]
 _TOOL_PREFIX = "\n\nTOOL: "
 _MULTIMODAL = "[multimodal content]"
 _REASONING_PREVIEW = 80
+_FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_CODE_SPAN = re.compile(r"(`+)(?:.*?)\1")
+
+
+def _escape_tags(line: str) -> str:
+    """``line`` with every ``<`` that could open an HTML tag written as ``&lt;``, except inside inline code."""
+    out: list[str] = []
+    last = 0
+    for span in _CODE_SPAN.finditer(line):
+        out.append(_TAG_START.sub("&lt;", line[last : span.start()]))
+        out.append(span.group(0))
+        last = span.end()
+    out.append(_TAG_START.sub("&lt;", line[last:]))
+    return "".join(out)
+
+
+def safe_markdown(text: str) -> str:
+    """``text`` made safe to embed in a larger Markdown page: HTML-like tags (``<thinking>``) escaped outside
+    code, and a code fence left open closed at the end, so one message can never swallow the next."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        marker = _FENCE_LINE.match(line)
+        if fence is None:
+            if marker is not None:
+                fence = marker.group(1)
+                out.append(line)
+            else:
+                out.append(_escape_tags(line))
+            continue
+        out.append(line)
+        closes = marker is not None and marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence)
+        if closes and marker is not None and not marker.group(2).strip():
+            fence = None
+    if fence is not None:
+        out.append(fence)
+    return "\n".join(out)
+
+
+def fenced(text: str) -> str:
+    """``text`` as a Markdown code block whose fence is longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
 
 
 @attrs.frozen
@@ -81,14 +127,18 @@ def _plain_reply(message: Message) -> str:
 
 
 def _markdown_reply(message: Message) -> str:
-    text = _shown_text(message)
+    raw = _shown_text(message)
+    text = safe_markdown(raw)
     out = ""
     if message.reasoning:
-        out += f"\n<details><summary>reasoning</summary>\n\n{message.reasoning}\n\n</details>\n\n"
+        out += f"\n<details><summary>reasoning</summary>\n\n{safe_markdown(message.reasoning)}\n\n</details>\n\n"
     elif any(p.redacted for p in message.reasoning_parts):
         out += "*(reasoning redacted)* "
     if message.refusal is not None:
-        out += "*(refused)* " + (message.refusal + " " if message.refusal and message.refusal != text else "")
+        said = safe_markdown(message.refusal) + " " if message.refusal and message.refusal != raw else ""
+        out += "*(refused)* " + said
+    if _FENCE_LINE.match(text.split("\n", 1)[0]):
+        out += "\n\n"  # a block cannot start on the label's line
     return out + text
 
 
@@ -118,4 +168,14 @@ def markdown_thread(node: ChatNode, *, limit: int = 200) -> str:
         messages = messages[-limit:]
     for message in messages:
         lines.append(f"**{message.role.value}**: {_markdown_reply(message)}\n")
+    root = node.get_root()
+    if any(len(each.children) > 1 for each in root._walk_depth_first()):
+        from minillm.core.treeview import tree_text
+
+        count = root.node_count()
+        leaves = len(root.iter_leaves())
+        lines.append(
+            f"<details><summary>the whole tree: {count} messages, {leaves} branches (this one marked)</summary>\n\n"
+            f"{fenced(tree_text(node))}\n\n</details>\n"
+        )
     return "\n".join(lines)
