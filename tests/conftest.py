@@ -7,7 +7,7 @@ same test, never written twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,14 +66,14 @@ class API:
     """One world's view of the network methods: ``api.complete(node, gen)`` runs ``node.complete`` with a
     ``SyncClient`` or ``node.acomplete`` with an ``AsyncClient`` on a private event loop."""
 
-    def __init__(self, mode: str, *, timeout: float | None = None, max_connections: int = 100) -> None:
+    def __init__(self, mode: str, **client_options: Any) -> None:
         self.mode = mode
         self.loop: asyncio.AbstractEventLoop | None = None
         if mode == "sync":
-            self.sync_client = SyncClient(timeout=timeout, max_connections=max_connections)
+            self.sync_client = SyncClient(**client_options)
         else:
             self.loop = asyncio.new_event_loop()
-            self.async_client = AsyncClient(timeout=timeout, max_connections=max_connections)
+            self.async_client = AsyncClient(**client_options)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         assert self.loop is not None
@@ -160,3 +160,22 @@ def api(request: pytest.FixtureRequest) -> Iterator[API]:
     runner = API(request.param)
     yield runner
     runner.close()
+
+
+MakeAPI = Callable[..., API]
+
+
+@pytest.fixture
+def make_api(api: API) -> Iterator[MakeAPI]:
+    """Make runners of ``api``'s world whose client takes the options a test needs (``hooks=``,
+    ``default_params=``, an injected ``http_client`` ...); all are closed after the test."""
+    made: list[API] = []
+
+    def make(**client_options: Any) -> API:
+        runner = API(api.mode, **client_options)
+        made.append(runner)
+        return runner
+
+    yield make
+    for runner in made:
+        runner.close()

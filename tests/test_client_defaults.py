@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import pytest
 
 from minillm import (
     APITimeoutError,
-    AsyncClient,
     ChatNode,
     CompletionParameters,
     GeneratorInfo,
@@ -22,30 +18,7 @@ from minillm import (
 )
 from minillm.core.params import apply_defaults
 from minillm.testing import MockLLMServer, Reply
-from tests.conftest import API
-
-Factory = Callable[..., API]
-
-
-@pytest.fixture(params=["sync", "async"])
-def world(request: pytest.FixtureRequest) -> Iterator[Factory]:
-    """Make runners of one world whose client takes the given keyword arguments; all closed at the end."""
-    made: list[API] = []
-
-    def make(**client_kwargs: Any) -> API:
-        runner = API(request.param)
-        if runner.mode == "sync":
-            runner.sync_client.close()
-            runner.sync_client = SyncClient(**client_kwargs)
-        else:
-            runner.run(runner.async_client.aclose())
-            runner.async_client = AsyncClient(**client_kwargs)
-        made.append(runner)
-        return runner
-
-    yield make
-    for runner in made:
-        runner.close()
+from tests.conftest import MakeAPI
 
 
 def gen(server: MockLLMServer) -> GeneratorInfo:
@@ -104,8 +77,8 @@ def test_default_params_of_the_wrong_type_are_refused() -> None:
 # ----- both clients apply it ------------------------------------------------------------------------------
 
 
-def test_a_client_default_of_no_retry_applies_to_every_call(world: Factory, llm_server: MockLLMServer) -> None:
-    api = world(default_params=NodeCompletionParameters(retry=0, back_off_time=0))
+def test_a_client_default_of_no_retry_applies_to_every_call(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
+    api = make_api(default_params=NodeCompletionParameters(retry=0, back_off_time=0))
     llm_server.enqueue(Reply.error(500, "down"), Reply.text("never reached"))
     with pytest.raises(MaxRetriesExceededError) as info:
         api.complete(ChatNode.user("hi"), gen(llm_server))
@@ -113,33 +86,33 @@ def test_a_client_default_of_no_retry_applies_to_every_call(world: Factory, llm_
     assert len(llm_server.requests) == 1
 
 
-def test_a_call_with_its_own_retry_overrides_the_client_default(world: Factory, llm_server: MockLLMServer) -> None:
-    api = world(default_params=NodeCompletionParameters(retry=0, back_off_time=0))
+def test_a_call_with_its_own_retry_overrides_the_client_default(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
+    api = make_api(default_params=NodeCompletionParameters(retry=0, back_off_time=0))
     llm_server.enqueue(Reply.error(500, "down"), Reply.text("second time lucky"))
     reply = api.complete(ChatNode.user("hi"), gen(llm_server), NodeCompletionParameters(retry=1))
     assert reply.text == "second time lucky"
     assert len(llm_server.requests) == 2  # the back-off of 0 still came from the client
 
 
-def test_a_stream_start_follows_the_client_default(world: Factory, llm_server: MockLLMServer) -> None:
-    api = world(default_params=NodeCompletionParameters(retry=0))
+def test_a_stream_start_follows_the_client_default(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
+    api = make_api(default_params=NodeCompletionParameters(retry=0))
     llm_server.enqueue(Reply.error(503, "down"), Reply.text("never reached"))
     _, error = api.stream_collecting(ChatNode.user("hi"), gen(llm_server))
     assert isinstance(error, MaxRetriesExceededError)
     assert len(llm_server.requests) == 1
 
 
-def test_a_client_default_timeout_bounds_each_call(world: Factory, llm_server: MockLLMServer) -> None:
-    api = world(default_params=NodeCompletionParameters(retry=0, timeout_secs=0.3))
+def test_a_client_default_timeout_bounds_each_call(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
+    api = make_api(default_params=NodeCompletionParameters(retry=0, timeout_secs=0.3))
     llm_server.enqueue(Reply.text("too late", delay=5.0))
     with pytest.raises(MaxRetriesExceededError) as info:
         api.complete(ChatNode.user("hi"), gen(llm_server))
     assert isinstance(info.value.last_error, APITimeoutError)
 
 
-def test_precedence_call_then_client_then_generator(world: Factory, llm_server: MockLLMServer) -> None:
+def test_precedence_call_then_client_then_generator(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     generator = gen(llm_server).with_default_params(CompletionParameters(temperature=0.3, seed=7, max_tokens=50))
-    api = world(default_params=NodeCompletionParameters(params=CompletionParameters(max_tokens=100, top_p=0.9)))
+    api = make_api(default_params=NodeCompletionParameters(params=CompletionParameters(max_tokens=100, top_p=0.9)))
     llm_server.enqueue(Reply.text("ok"))
     call = NodeCompletionParameters(params=CompletionParameters(top_p=0.5))
     api.complete(ChatNode.user("hi"), generator, call)
@@ -149,9 +122,9 @@ def test_precedence_call_then_client_then_generator(world: Factory, llm_server: 
     assert (body["temperature"], body["seed"]) == (0.3, 7)  # the generator's, set by neither call nor client
 
 
-def test_a_client_default_cost_callback_reports_every_call(world: Factory, llm_server: MockLLMServer) -> None:
+def test_a_client_default_cost_callback_reports_every_call(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     costs: list[float] = []
-    api = world(default_params=NodeCompletionParameters().with_cost_callback(lambda info: costs.append(info.cost)))
+    api = make_api(default_params=NodeCompletionParameters().with_cost_callback(lambda info: costs.append(info.cost)))
     priced = gen(llm_server).with_token_price(TokenPrice(1_000_000.0, 2_000_000.0))
     llm_server.enqueue(Reply.text("a", usage=(1, 1)), Reply.text("b", usage=(2, 1)))
     api.complete(ChatNode.user("hi"), priced)

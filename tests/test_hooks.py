@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from minillm import (
-    AsyncClient,
     BadRequestError,
     ChatNode,
     GeneratorInfo,
@@ -33,31 +30,9 @@ from minillm.core.events import (
     public_url,
 )
 from minillm.testing import MockLLMServer, Reply
-from tests.conftest import API
+from tests.conftest import API, MakeAPI
 
-Factory = Callable[..., API]
 FAST = NodeCompletionParameters(back_off_time=0.0)
-
-
-@pytest.fixture(params=["sync", "async"])
-def world(request: pytest.FixtureRequest) -> Iterator[Factory]:
-    """Make runners of one world whose client takes the given keyword arguments; all closed at the end."""
-    made: list[API] = []
-
-    def make(**client_kwargs: Any) -> API:
-        runner = API(request.param)
-        if runner.mode == "sync":
-            runner.sync_client.close()
-            runner.sync_client = SyncClient(**client_kwargs)
-        else:
-            runner.run(runner.async_client.aclose())
-            runner.async_client = AsyncClient(**client_kwargs)
-        made.append(runner)
-        return runner
-
-    yield make
-    for runner in made:
-        runner.close()
 
 
 def gen(server: MockLLMServer) -> GeneratorInfo:
@@ -73,9 +48,9 @@ def kinds(events: list[Event]) -> list[type]:
     return [type(e) for e in events]
 
 
-def test_a_plain_reply_emits_built_sent_cost_and_received(world: Factory, llm_server: MockLLMServer) -> None:
+def test_a_plain_reply_emits_built_sent_cost_and_received(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     events: list[Event] = []
-    api = world(hooks=[events.append])
+    api = make_api(hooks=[events.append])
     llm_server.enqueue(Reply.text("Hello!", usage=(12, 3), model="gpt-test-0613"))
     api.complete(ChatNode.user("hi"), gen(llm_server))
     assert kinds(events) == [RequestBuilt, AttemptSent, CostKnown, ResponseReceived]
@@ -92,18 +67,18 @@ def test_a_plain_reply_emits_built_sent_cost_and_received(world: Factory, llm_se
     assert isinstance(received, ResponseReceived) and received.response.model == "gpt-test-0613"
 
 
-def test_each_call_has_its_own_id(world: Factory, llm_server: MockLLMServer) -> None:
+def test_each_call_has_its_own_id(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     events: list[Event] = []
-    api = world(hooks=[events.append])
+    api = make_api(hooks=[events.append])
     llm_server.enqueue(Reply.text("a"), Reply.text("b"))
     api.complete(ChatNode.user("hi"), gen(llm_server))
     api.complete(ChatNode.user("hi"), gen(llm_server))
     assert len({e.call_id for e in events}) == 2
 
 
-def test_retries_are_announced_with_their_wait_and_reason(world: Factory, llm_server: MockLLMServer) -> None:
+def test_retries_are_announced_with_their_wait_and_reason(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     events: list[Event] = []
-    api = world(hooks=[events.append])
+    api = make_api(hooks=[events.append])
     llm_server.enqueue(Reply.error(503, "down"), Reply.error(500, "still down"), Reply.text("up"))
     api.complete(ChatNode.user("hi"), gen(llm_server), FAST.with_retry(2))
     retries = [e for e in events if isinstance(e, RetryScheduled)]
@@ -114,9 +89,9 @@ def test_retries_are_announced_with_their_wait_and_reason(world: Factory, llm_se
     assert isinstance(events[-1], ResponseReceived) and events[-1].attempts == 3
 
 
-def test_a_failed_call_ends_with_request_failed(world: Factory, llm_server: MockLLMServer) -> None:
+def test_a_failed_call_ends_with_request_failed(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     events: list[Event] = []
-    api = world(hooks=[events.append])
+    api = make_api(hooks=[events.append])
     llm_server.enqueue(Reply.error(400, "bad"))
     with pytest.raises(BadRequestError):
         api.complete(ChatNode.user("hi"), gen(llm_server), FAST)
@@ -125,9 +100,9 @@ def test_a_failed_call_ends_with_request_failed(world: Factory, llm_server: Mock
     assert isinstance(failed, RequestFailed) and isinstance(failed.error, BadRequestError) and failed.attempts == 1
 
 
-def test_a_stream_emits_its_first_chunk_and_its_end(world: Factory, llm_server: MockLLMServer) -> None:
+def test_a_stream_emits_its_first_chunk_and_its_end(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     events: list[Event] = []
-    api = world(hooks=[events.append])
+    api = make_api(hooks=[events.append])
     llm_server.enqueue(Reply.text(["Hel", "lo"], usage=(5, 2)))
     api.stream(ChatNode.user("hi"), gen(llm_server), NodeCompletionParameters().with_cost_tracking())
     assert kinds(events) == [RequestBuilt, AttemptSent, FirstChunk, CostKnown, StreamFinished]
@@ -135,9 +110,9 @@ def test_a_stream_emits_its_first_chunk_and_its_end(world: Factory, llm_server: 
     assert isinstance(end, StreamFinished) and end.completed and end.response.content == "Hello"
 
 
-def test_a_stream_closed_early_says_so(world: Factory, llm_server: MockLLMServer) -> None:
+def test_a_stream_closed_early_says_so(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     events: list[Event] = []
-    api = world(hooks=[events.append])
+    api = make_api(hooks=[events.append])
     llm_server.enqueue(Reply.text("abcdefgh", chunk_size=2))
     node = ChatNode.user("hi")
     if api.mode == "sync":
@@ -155,9 +130,9 @@ def test_a_stream_closed_early_says_so(world: Factory, llm_server: MockLLMServer
     assert end.response.content.startswith("ab")
 
 
-def test_a_stream_cut_short_ends_with_request_failed(world: Factory, llm_server: MockLLMServer) -> None:
+def test_a_stream_cut_short_ends_with_request_failed(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     events: list[Event] = []
-    api = world(hooks=[events.append])
+    api = make_api(hooks=[events.append])
     llm_server.enqueue(Reply.text(["par", "tial"], terminal=False))
     _, error = api.stream_collecting(ChatNode.user("hi"), gen(llm_server))
     assert isinstance(error, StreamError)
@@ -166,9 +141,9 @@ def test_a_stream_cut_short_ends_with_request_failed(world: Factory, llm_server:
     assert isinstance(failed, RequestFailed) and failed.error is error
 
 
-def test_ensure_cached_and_costed_calls_emit_their_cost(world: Factory, llm_server: MockLLMServer) -> None:
+def test_ensure_cached_and_costed_calls_emit_their_cost(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     events: list[Event] = []
-    api = world(hooks=[events.append])
+    api = make_api(hooks=[events.append])
     llm_server.enqueue(Reply.text("", usage=(100, 0)), Reply.text("ok", usage=(10, 2)))
     api.ensure_cached(ChatNode.user("hi"), gen(llm_server))
     _, info = api.complete_costed(ChatNode.user("hi"), gen(llm_server))
@@ -205,13 +180,13 @@ def test_an_async_hook_is_refused_by_the_sync_client() -> None:
 
 
 def test_a_failing_hook_is_logged_and_the_request_goes_on(
-    world: Factory, llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture
+    make_api: MakeAPI, llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(event: Event) -> None:
         raise RuntimeError("hook bug")
 
     events: list[Event] = []
-    api = world(hooks=[broken, events.append])
+    api = make_api(hooks=[broken, events.append])
     llm_server.enqueue(Reply.text("fine"))
     with caplog.at_level(logging.WARNING, logger="minillm.hooks"):
         reply = api.complete(ChatNode.user("hi"), gen(llm_server))
@@ -233,9 +208,9 @@ def test_a_sync_hook_returning_an_awaitable_is_reported(
     assert "cannot await" in caplog.text
 
 
-def test_remove_hook_stops_the_events(world: Factory, llm_server: MockLLMServer) -> None:
+def test_remove_hook_stops_the_events(make_api: MakeAPI, llm_server: MockLLMServer) -> None:
     events: list[Event] = []
-    api = world(hooks=[events.append])
+    api = make_api(hooks=[events.append])
     client = api.sync_client if api.mode == "sync" else api.async_client
     client.remove_hook(events.append)
     llm_server.enqueue(Reply.text("ok"))
@@ -247,18 +222,18 @@ def test_remove_hook_stops_the_events(world: Factory, llm_server: MockLLMServer)
 
 
 def test_nothing_is_logged_by_default(
-    world: Factory, llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture
+    make_api: MakeAPI, llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    api = world()
+    api = make_api()
     llm_server.enqueue(Reply.text("ok"))
     api.complete(ChatNode.user("hi"), gen(llm_server))
     assert not [r for r in caplog.records if r.name.startswith("minillm")]
 
 
 def test_debug_lines_name_each_event_without_bodies(
-    world: Factory, llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture
+    make_api: MakeAPI, llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    api = world()
+    api = make_api()
     llm_server.enqueue(Reply.error(503, "down"), Reply.text("the reply text", usage=(3, 4)))
     with caplog.at_level(logging.DEBUG, logger="minillm"):
         api.complete(ChatNode.user("the prompt text"), gen(llm_server), FAST)
@@ -271,9 +246,9 @@ def test_debug_lines_name_each_event_without_bodies(
 
 
 def test_bodies_are_logged_only_when_their_logger_is_turned_down_to_level_5(
-    world: Factory, llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture
+    make_api: MakeAPI, llm_server: MockLLMServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    api = world()
+    api = make_api()
     llm_server.enqueue(Reply.text("the reply text"))
     with caplog.at_level(5, logger="minillm.bodies"):
         api.complete(ChatNode.user("the prompt text"), gen(llm_server))

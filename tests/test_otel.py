@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,39 +25,27 @@ from minillm import (
     CompletionParameters,
     GeneratorInfo,
     NodeCompletionParameters,
-    SyncClient,
     TokenPrice,
 )
 from minillm.otel import tracing_hook
 from minillm.testing import MockLLMServer, Reply
-from tests.conftest import API
+from tests.conftest import API, MakeAPI
 
 Traced = Callable[[], tuple[API, InMemorySpanExporter]]
 
 
-@pytest.fixture(params=["sync", "async"])
-def traced(request: pytest.FixtureRequest) -> Iterator[Traced]:
+@pytest.fixture
+def traced(make_api: MakeAPI) -> Traced:
     """A runner of one world whose client carries a tracing hook, and the exporter its spans go to."""
-    made: list[API] = []
 
     def make() -> tuple[API, InMemorySpanExporter]:
         exporter = InMemorySpanExporter()
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(exporter))
         hook: Any = tracing_hook(provider)
-        runner = API(request.param)
-        if runner.mode == "sync":
-            runner.sync_client.close()
-            runner.sync_client = SyncClient(hooks=[hook])
-        else:
-            runner.run(runner.async_client.aclose())
-            runner.async_client = AsyncClient(hooks=[hook])
-        made.append(runner)
-        return runner, exporter
+        return make_api(hooks=[hook]), exporter
 
-    yield make
-    for runner in made:
-        runner.close()
+    return make
 
 
 def gen(server: MockLLMServer) -> GeneratorInfo:

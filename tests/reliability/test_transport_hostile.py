@@ -14,7 +14,7 @@ import gzip
 import json
 import random
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -34,41 +34,10 @@ from minillm import (
 )
 from minillm.core.errors import APITimeoutError
 from minillm.testing import MockLLMServer, Reply
-from tests.conftest import API
+from tests.conftest import API, MakeAPI
 from tests.reliability.conftest import NO_RETRY, anthropic_gen, assert_released, busy_connections, openai_gen
 
 streaming = pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
-
-
-class _Runner(API):
-    """``API`` over a client made with any constructor options (an injected ``http_client`` included)."""
-
-    def __init__(self, mode: str, **options: Any) -> None:
-        self.mode = mode
-        self.loop = None
-        if mode == "sync":
-            self.sync_client = SyncClient(**options)
-        else:
-            self.loop = asyncio.new_event_loop()
-            self.async_client = AsyncClient(**options)
-
-
-MakeAPI = Callable[..., API]
-
-
-@pytest.fixture
-def make_api(api: API) -> Iterator[MakeAPI]:
-    """Make runners of ``api``'s world with the client options a test needs; all are closed after it."""
-    made: list[API] = []
-
-    def make(**options: Any) -> API:
-        runner = _Runner(api.mode, **options)
-        made.append(runner)
-        return runner
-
-    yield make
-    for runner in made:
-        runner.close()
 
 
 def _outcome(runner: API, gen: GeneratorInfo, params: NodeCompletionParameters, *, stream: bool) -> Any:
