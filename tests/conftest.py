@@ -48,6 +48,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 _PEERS = Path(__file__).parent / "peers"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the price catalog's cache out of the user's real cache folder for the whole run."""
+    import os
+
+    previous = os.environ.get("MINILLM_CACHE_DIR")
+    os.environ["MINILLM_CACHE_DIR"] = str(tmp_path_factory.mktemp("minillm-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("MINILLM_CACHE_DIR", None)
+    else:
+        os.environ["MINILLM_CACHE_DIR"] = previous
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--live"):
         for item in items:
