@@ -102,6 +102,18 @@ def _thinking_events(thoughts: Iterable[Thought], chunk_size: int) -> Iterator[d
         yield {"type": "content_block_stop", "index": index}
 
 
+def _message(ctx: RenderContext, blocks: list[dict[str, Any]], stop_reason: str | None) -> dict[str, Any]:
+    return {
+        "id": ctx.response_id,
+        "type": "message",
+        "role": "assistant",
+        "model": ctx.model,
+        "content": blocks,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+    }
+
+
 def _event(obj: dict[str, Any]) -> bytes:
     return sse(obj, obj["type"])
 
@@ -130,15 +142,7 @@ class AnthropicRenderer:
         if content or not (reply.tool_calls or reply.refusal is not None):
             blocks.append({"type": "text", "text": content})
         blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c)} for c in reply.tool_calls]
-        obj: dict[str, Any] = {
-            "id": ctx.response_id,
-            "type": "message",
-            "role": "assistant",
-            "model": ctx.model,
-            "content": blocks,
-            "stop_reason": _finish_reason(reply),
-            "stop_sequence": None,
-        }
+        obj = _message(ctx, blocks, _finish_reason(reply))
         if reply.refusal is not None:
             obj["stop_details"] = _stop_details(reply.refusal)
         if ctx.tokens is not None:
@@ -148,15 +152,7 @@ class AnthropicRenderer:
     def stream(self, reply: TextReply, ctx: RenderContext) -> Iterator[StreamEvent]:
         """``message_start``, ``ping``s, each block's events, ``message_delta`` and ``message_stop``."""
         tokens = ctx.tokens
-        message: dict[str, Any] = {
-            "id": ctx.response_id,
-            "type": "message",
-            "role": "assistant",
-            "model": ctx.model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-        }
+        message = _message(ctx, [], None)
         if tokens is not None:
             message["usage"] = {**_input_usage(tokens), "output_tokens": 1}
         yield "lead", _event({"type": "message_start", "message": message})

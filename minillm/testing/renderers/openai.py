@@ -72,6 +72,11 @@ def _error_kind(status: int) -> tuple[str, str | None]:
     return known.get(status, ("server_error", None) if status >= 500 else ("invalid_request_error", None))
 
 
+def _chunk(ctx: RenderContext) -> dict[str, Any]:
+    """The head of a ``chat.completion.chunk`` event; ``choices`` and the rest follow."""
+    return {"id": ctx.response_id, "object": "chat.completion.chunk", "created": ctx.created, "model": ctx.model}
+
+
 def _detail(t: Thought, index: int) -> dict[str, Any]:
     if t.redacted:
         return {"type": "reasoning.encrypted", "data": t.data, "format": _OPENROUTER_FORMAT, "index": index}
@@ -141,15 +146,10 @@ class OpenAIRenderer:
         usage chunk and ``[DONE]``."""
 
         def chunk(delta: dict[str, Any] | None, finish: str | None = None, usage: Any = None) -> bytes:
-            obj: dict[str, Any] = {
-                "id": ctx.response_id,
-                "object": "chat.completion.chunk",
-                "created": ctx.created,
-                "model": ctx.model,
-                "choices": []
-                if delta is None
-                else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-            }
+            obj = _chunk(ctx)
+            obj["choices"] = (
+                [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            )
             if ctx.include_usage:
                 obj["usage"] = usage  # OpenAI sends "usage": null on every chunk before the usage chunk
             return sse(obj)
@@ -191,16 +191,10 @@ class OpenAIRenderer:
 
     def in_band_event(self, error: InBandError, ctx: RenderContext) -> bytes:
         """OpenRouter's error chunk, with ``finish_reason: "error"``."""
-        return sse(
-            {
-                "id": ctx.response_id,
-                "object": "chat.completion.chunk",
-                "created": ctx.created,
-                "model": ctx.model,
-                "error": {"code": error.code, "message": error.message},
-                "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
-            }
-        )
+        obj = _chunk(ctx)
+        obj["error"] = {"code": error.code, "message": error.message}
+        obj["choices"] = [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]
+        return sse(obj)
 
     def generation_record(self, reply: TextReply, ctx: RenderContext) -> tuple[str, dict[str, Any]]:
         """The OpenRouter ``GET /generation`` record of this completion: cost, token counts, finish reason."""
