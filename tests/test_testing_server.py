@@ -15,7 +15,8 @@ import pytest
 from minillm.core.errors import InvalidParameterError
 from minillm.core.tools import ToolCall
 from minillm.core.usage import Usage
-from minillm.testing import LargeReply, MockLLMServer, RecordedRequest, Reply, Wire
+from minillm.testing import LargeReply, MockLLMServer, RecordedRequest, Reply, TextReply, Thought, Wire
+from minillm.testing.renderers import AnthropicRenderer, OpenAIRenderer, Renderer, renderer_for, status_phrase
 
 pytest_plugins = ["minillm.testing.pytest_plugin"]
 
@@ -66,8 +67,11 @@ def openai_chunks(text: str) -> list[Any]:
 
 
 def deltas(chunks: list[Any]) -> list[str]:
-    return [c["choices"][0]["delta"]["content"] for c in chunks if c != "[DONE]" and c["choices"]
-            and c["choices"][0]["delta"].get("content")]
+    return [
+        c["choices"][0]["delta"]["content"]
+        for c in chunks
+        if c != "[DONE]" and c["choices"] and c["choices"][0]["delta"].get("content")
+    ]
 
 
 def anthropic_events(text: str) -> list[dict[str, Any]]:
@@ -280,8 +284,14 @@ def test_openai_completion_shape(llm_server: MockLLMServer) -> None:
 
 
 def test_openai_usage_from_a_usage_value_and_cost(llm_server: MockLLMServer) -> None:
-    usage = Usage(uncached_input_tokens=6, cache_read_tokens=4, cache_write_tokens=2, completion_tokens=5,
-                  reasoning_tokens=2, upstream_inference_cost=0.009)
+    usage = Usage(
+        uncached_input_tokens=6,
+        cache_read_tokens=4,
+        cache_write_tokens=2,
+        completion_tokens=5,
+        reasoning_tokens=2,
+        upstream_inference_cost=0.009,
+    )
     llm_server.enqueue(Reply.text("ok", usage=usage, cost=0.001, finish_reason="length"))
     body = openai(llm_server).json()
     assert body["choices"][0]["finish_reason"] == "length"
@@ -451,8 +461,10 @@ def test_anthropic_stream_event_sequence(llm_server: MockLLMServer) -> None:
     assert start["content"] == [] and start["stop_reason"] is None and start["model"] == "claude-test"
     assert start["usage"]["input_tokens"] == 15 and start["usage"]["output_tokens"] == 1
     assert events[2] == {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
-    assert [e["delta"] for e in events[3:5]] == [{"type": "text_delta", "text": "Hel"},
-                                                 {"type": "text_delta", "text": "lo"}]
+    assert [e["delta"] for e in events[3:5]] == [
+        {"type": "text_delta", "text": "Hel"},
+        {"type": "text_delta", "text": "lo"},
+    ]
     assert events[6]["delta"] == {"stop_reason": "end_turn", "stop_sequence": None}
     assert events[6]["usage"]["output_tokens"] == 9  # Anthropic always sends usage
 
@@ -461,8 +473,13 @@ def test_anthropic_stream_tool_use_blocks(llm_server: MockLLMServer) -> None:
     llm_server.enqueue(Reply.text(tool_calls=[("toolu_1", "search", '{"q": "rust"}')], chunk_size=5))
     events = anthropic_events(anthropic(llm_server, stream=True).text)
     starts = [e for e in events if e["type"] == "content_block_start"]
-    assert starts == [{"type": "content_block_start", "index": 0,
-                       "content_block": {"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}}}]
+    assert starts == [
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}},
+        }
+    ]
     fragments = [e["delta"]["partial_json"] for e in events if e["type"] == "content_block_delta"]
     assert "".join(fragments) == '{"q": "rust"}' and len(fragments) == 3
     assert events[-2]["delta"]["stop_reason"] == "tool_use"
@@ -517,8 +534,9 @@ def test_in_band_error_without_streaming(llm_server: MockLLMServer) -> None:
 
 
 def test_in_band_error_mid_stream_openai(llm_server: MockLLMServer) -> None:
-    llm_server.enqueue(Reply.in_band_error("Provider disconnected", code=502, after_chunks=2, content="abcdefgh",
-                                           chunk_size=2))
+    llm_server.enqueue(
+        Reply.in_band_error("Provider disconnected", code=502, after_chunks=2, content="abcdefgh", chunk_size=2)
+    )
     chunks = openai_chunks(openai(llm_server, stream=True).text)
     assert deltas(chunks) == ["ab", "cd"]
     assert chunks[-1]["error"] == {"code": 502, "message": "Provider disconnected"}
@@ -687,9 +705,12 @@ async def test_a_thousand_concurrent_connections(llm_server: MockLLMServer) -> N
 
 async def test_async_stream(llm_server: MockLLMServer) -> None:
     llm_server.enqueue(Reply.text("async hello", chunk_size=4, chunk_delay=0.001))
-    async with httpx.AsyncClient() as client, client.stream(
-        "POST", llm_server.openai_base_url + "/chat/completions", json={"messages": USER, "stream": True}
-    ) as r:
+    async with (
+        httpx.AsyncClient() as client,
+        client.stream(
+            "POST", llm_server.openai_base_url + "/chat/completions", json={"messages": USER, "stream": True}
+        ) as r,
+    ):
         text = "".join([piece async for piece in r.aiter_text()])
     assert deltas(openai_chunks(text)) == ["asyn", "c he", "llo"]
 
@@ -722,3 +743,39 @@ def test_generation_scripted_pending_and_missing(llm_server: MockLLMServer) -> N
     assert missing.status_code == 404 and missing.json()["error"]["code"] == 404
     with pytest.raises(InvalidParameterError):
         llm_server.set_generation("gen-3", {}, pending_polls=-1)
+
+
+# ----- replies and renderers ---------------------------------------------------------------------------
+
+
+def test_reply_text_is_the_text_reply_class_and_its_fields_are_the_options() -> None:
+    reply = Reply.text(["He", "llo"], reasoning="Because.", usage=(3, 2), chunk_size=2)
+    assert type(reply) is TextReply and Reply.text is TextReply
+    assert list(reply.content_deltas()) == ["He", "llo"] and reply.content_length() == 5
+    assert reply.thoughts == (Thought("Because."),) and reply.usage == (3, 2)
+    assert list(Reply.text("abcde", chunk_size=2).content_deltas()) == ["ab", "cd", "e"]
+    with pytest.raises(InvalidParameterError, match="list of strings"):
+        Reply.text(["a", 1])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        Reply.text("a", thoughts="not the public name")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("path", "renderer", "request_id_header"),
+    [
+        ("/v1/chat/completions", OpenAIRenderer(), "x-request-id"),
+        ("/api/v1/chat/completions", OpenAIRenderer(openrouter=True), "x-request-id"),
+        ("/v1/messages", AnthropicRenderer(), "request-id"),
+        ("/my/endpoint", OpenAIRenderer(), "x-request-id"),
+    ],
+)
+def test_renderer_is_chosen_once_from_the_request(path: str, renderer: Renderer, request_id_header: str) -> None:
+    request = RecordedRequest("POST", path, {}, {}, b"{}", {})
+    assert renderer_for(request) == renderer
+    assert renderer_for(request).request_id_header == request_id_header
+
+
+def test_status_phrase() -> None:
+    assert status_phrase(429) == "Too Many Requests"
+    assert status_phrase(529) == "Overloaded"
+    assert status_phrase(599) == "Error"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from minillm.core import seam
+from minillm.core._tree_edits import check_tool_result, copy_subtree
 from minillm.core.errors import InvalidParameterError
 from minillm.core.messages import Message, MessageContent, Role, merge_contiguous
 from minillm.core.spending import CostMethods, aguarded, guarded
@@ -111,7 +112,7 @@ class ChatNode(CostMethods):
             call_id = call_id.id
         if not isinstance(call_id, str) or not call_id:
             raise InvalidParameterError("a tool result needs the id of the tool call it answers")
-        _check_tool_result(self, call_id)
+        check_tool_result(self, call_id)
         return self._new_child(Message.tool(call_id, content))
 
     def add_child(self, child: ChatNode) -> ChatNode:
@@ -122,7 +123,7 @@ class ChatNode(CostMethods):
         fresh ids, and the copy is returned; the other tree is left untouched.
         """
         if child._tree is not self._tree:
-            return _copy_subtree(child, self, self._tree, register=True)
+            return copy_subtree(child, self, self._tree, register=True)
         node: ChatNode | None = self
         while node is not None:
             if node is child:
@@ -355,13 +356,13 @@ class ChatNode(CostMethods):
         path = self._path()
         tree = _Tree()
         mapping: dict[int, ChatNode] = {}
-        _copy_subtree(path[0], None, tree, register=False, mapping=mapping)
+        copy_subtree(path[0], None, tree, register=False, mapping=mapping)
         for node in path[1:]:
             if id(node) not in mapping:
                 # A phantom (or a phantom's descendant): not reachable through registered children.
                 parent_copy = mapping[id(node._parent)]
                 registered = any(c is node for c in node._parent._children)  # type: ignore[union-attr]
-                _copy_subtree(node, parent_copy, tree, register=registered, mapping=mapping)
+                copy_subtree(node, parent_copy, tree, register=registered, mapping=mapping)
         return mapping[id(self)]
 
     # ----- completions (the network, through the client seam) -----------------------------------------
@@ -644,71 +645,6 @@ class ChatNode(CostMethods):
         from minillm.core.pretty import markdown_thread
 
         return markdown_thread(self)
-
-
-def _check_tool_result(node: ChatNode, call_id: str) -> None:
-    """Refuse a tool result for a call the assistant above did not make, or one already answered.
-
-    The walk goes up past earlier tool results (parallel calls are answered one node each) to the first other
-    message; only an assistant message with tool calls constrains the id. Trees built by hand may hang a
-    result anywhere else.
-    """
-    answered: set[str] = set()
-    current: ChatNode | None = node
-    while current is not None and current.role is Role.TOOL:
-        if current._message.tool_call_id is not None:
-            answered.add(current._message.tool_call_id)
-        current = current._parent
-    if current is None or current.role is not Role.ASSISTANT or not current._message.tool_calls:
-        return
-    ids = [call.id for call in current._message.tool_calls]
-    if call_id not in ids:
-        raise InvalidParameterError(
-            f"no tool call with id {call_id!r} to answer: the assistant message above asked for "
-            f"{', '.join(map(repr, ids))}; pass one of those ids (node.tool_calls lists them)"
-        )
-    if call_id in answered:
-        pending = [i for i in ids if i not in answered]
-        rest = f"still unanswered: {', '.join(map(repr, pending))}" if pending else "every call is answered"
-        raise InvalidParameterError(f"the tool call {call_id!r} already has a result on this branch ({rest})")
-
-
-def _copy_node(src: ChatNode, tree: _Tree) -> ChatNode:
-    node = ChatNode(src._message)
-    node._tree = tree
-    node._metadata = dict(src._metadata)
-    node._format_kwargs = dict(src._format_kwargs)
-    node._cache = src._cache
-    node._parsed = src._parsed
-    return node
-
-
-def _copy_subtree(
-    src: ChatNode,
-    parent: ChatNode | None,
-    tree: _Tree,
-    *,
-    register: bool,
-    mapping: dict[int, ChatNode] | None = None,
-) -> ChatNode:
-    """Copy ``src`` and its registered descendants under ``parent`` (fresh ids); return the copy of ``src``."""
-    top = _copy_node(src, tree)
-    top._parent = parent
-    if parent is not None and register:
-        parent._children.append(top)
-    if mapping is not None:
-        mapping[id(src)] = top
-    stack = [(src, top)]
-    while stack:
-        original, copy = stack.pop()
-        for child in original._children:
-            child_copy = _copy_node(child, tree)
-            child_copy._parent = copy
-            copy._children.append(child_copy)
-            if mapping is not None:
-                mapping[id(child)] = child_copy
-            stack.append((child, child_copy))
-    return top
 
 
 class ConversationBuilder:

@@ -1,19 +1,9 @@
-"""Reasoning and refusals in scripted replies, and the test server's check of Anthropic's thinking rules.
+"""Reasoning in scripted replies, and the test server's check of Anthropic's thinking rules.
 
 A scripted reply carries ``Thought`` values: readable thinking with a signature, or a redacted (encrypted)
-item. Each wire writes them its own way:
-
-- Anthropic (``/v1/messages``): ``thinking`` blocks (``thinking`` + ``signature``) and ``redacted_thinking``
-  blocks (``data``) before the text; streamed as ``thinking_delta`` then ``signature_delta`` events.
-- OpenRouter (requests under ``/api/v1``, the server's ``openrouter_base_url``): ``message.reasoning`` plus
-  ``reasoning_details`` (``reasoning.text`` with its ``signature``, ``reasoning.encrypted`` with its
-  ``data``); streamed as ``delta.reasoning`` and ``delta.reasoning_details`` pieces, the signature last.
-- Any other chat-completions path: ``reasoning_content``, the field DeepSeek and vLLM use (OpenAI itself
-  sends no reasoning text on this API); redacted thoughts have no form there and are left out.
-
-A refusal is ``message.refusal`` (``delta.refusal`` in streams) on the chat-completions wires, where an empty
-one reads as no refusal (OpenAI always says why), and ``stop_reason: "refusal"`` with ``stop_details`` on
-Anthropic's, where it may have no text.
+item. Each wire writes them, and refusals, its own way: see its renderer (``minillm.testing.renderers.openai``:
+``reasoning_content``, or OpenRouter's ``reasoning`` and ``reasoning_details`` under ``/api/v1``;
+``minillm.testing.renderers.anthropic``: ``thinking`` and ``redacted_thinking`` blocks).
 
 Signatures the server makes are a digest of the thought's text, so ``anthropic_rule_violation`` can tell a
 thinking block that came back changed, as the real API does. It also answers, like the real API, that a
@@ -23,7 +13,7 @@ tool-result turn must follow an assistant turn that kept its thinking blocks whi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -72,105 +62,6 @@ def to_thoughts(value: str | Thought | Iterable[str | Thought] | None) -> tuple[
         else:
             raise InvalidParameterError(f"scripted reasoning must be text or Thought values, got {item!r}")
     return tuple(out)
-
-
-def _pieces(text: str, size: int) -> Iterator[str]:
-    for start in range(0, len(text), size):
-        yield text[start : start + size]
-
-
-# ----- Anthropic -------------------------------------------------------------------------------------
-
-
-def anthropic_blocks(thoughts: Iterable[Thought]) -> list[dict[str, Any]]:
-    """The thinking and redacted_thinking blocks of a Messages response."""
-    out: list[dict[str, Any]] = []
-    for t in thoughts:
-        if t.redacted:
-            out.append({"type": "redacted_thinking", "data": t.data})
-        else:
-            out.append({"type": "thinking", "thinking": t.text, "signature": t.signed})
-    return out
-
-
-def anthropic_stream(thoughts: Iterable[Thought], chunk_size: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(index, event)`` pairs streaming the thoughts as content blocks 0, 1, ...; events without an index
-    are not produced."""
-    for index, t in enumerate(thoughts):
-        if t.redacted:
-            block = {"type": "redacted_thinking", "data": t.data}
-            yield index, {"type": "content_block_start", "index": index, "content_block": block}
-        else:
-            start = {"type": "thinking", "thinking": "", "signature": ""}
-            yield index, {"type": "content_block_start", "index": index, "content_block": start}
-            for piece in _pieces(t.text, chunk_size):
-                delta = {"type": "thinking_delta", "thinking": piece}
-                yield index, {"type": "content_block_delta", "index": index, "delta": delta}
-            signature = {"type": "signature_delta", "signature": t.signed}
-            yield index, {"type": "content_block_delta", "index": index, "delta": signature}
-        yield index, {"type": "content_block_stop", "index": index}
-
-
-def anthropic_stop_details(refusal: str) -> dict[str, Any]:
-    """The ``stop_details`` of a refusal (``explanation`` null when the refusal has no text)."""
-    return {"type": "refusal", "category": None, "explanation": refusal or None}
-
-
-# ----- chat completions --------------------------------------------------------------------------------
-
-
-def is_openrouter_path(path: str) -> bool:
-    """True for requests under ``/api/v1``, where the server speaks OpenRouter's reasoning fields."""
-    return "/api/v1/" in path
-
-
-def _detail(t: Thought, index: int) -> dict[str, Any]:
-    if t.redacted:
-        return {"type": "reasoning.encrypted", "data": t.data, "format": _OPENROUTER_FORMAT, "index": index}
-    return {
-        "type": "reasoning.text",
-        "text": t.text,
-        "signature": t.signed,
-        "format": _OPENROUTER_FORMAT,
-        "index": index,
-    }
-
-
-def message_fields(thoughts: tuple[Thought, ...], refusal: str | None, openrouter: bool) -> dict[str, Any]:
-    """Keys to add to a chat-completions ``message``: reasoning, reasoning details, refusal."""
-    out: dict[str, Any] = {}
-    text = "".join(t.text for t in thoughts if not t.redacted)
-    if openrouter and thoughts:
-        out["reasoning"] = text or None
-        out["reasoning_details"] = [_detail(t, i) for i, t in enumerate(thoughts)]
-    elif text:
-        out["reasoning_content"] = text
-    if refusal is not None:
-        out["refusal"] = refusal
-    return out
-
-
-def stream_deltas(
-    thoughts: tuple[Thought, ...], refusal: str | None, openrouter: bool, size: int
-) -> Iterator[dict[str, Any]]:
-    """The ``delta`` objects that stream the thoughts (before the content) and the refusal."""
-    for index, t in enumerate(thoughts):
-        if not openrouter:
-            if not t.redacted:
-                yield from ({"reasoning_content": piece} for piece in _pieces(t.text, size))
-            continue
-        if t.redacted:
-            yield {"reasoning": None, "reasoning_details": [_detail(t, index)]}
-            continue
-        for piece in _pieces(t.text, size):
-            detail = {"type": "reasoning.text", "text": piece, "format": _OPENROUTER_FORMAT, "index": index}
-            yield {"reasoning": piece, "reasoning_details": [detail]}
-        last = {"type": "reasoning.text", "signature": t.signed, "format": _OPENROUTER_FORMAT, "index": index}
-        yield {"reasoning": None, "reasoning_details": [last]}
-    if refusal == "":
-        yield {"refusal": ""}
-    elif refusal is not None:
-        yield from ({"refusal": piece} for piece in _pieces(refusal, size))
 
 
 # ----- the server's check of Anthropic's rules ----------------------------------------------------------

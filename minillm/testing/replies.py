@@ -1,30 +1,31 @@
-"""Scripted replies for the local test server, and how each one is written on each wire.
+"""Scripted replies for the local test server: what it does with one request, as values.
 
 A ``Reply`` says what the server does with one request: answer with text (streamed or not, with usage, tool
 calls, keep-alive comments, a missing terminal event ...), answer with an error, send raw bytes, stay silent,
 or reset the connection. ``Reply.render`` turns a reply into a ``ResponsePlan`` for the request it answers: the
-status, headers and body pieces in the shape of that request's wire (OpenAI-compatible ``/chat/completions``
-or Anthropic ``/v1/messages``), plus timing and failure instructions the server carries out. Rendering is pure
-(no sockets, no sleeping), so the shapes can be read and tested on their own.
+status, headers and body pieces, plus timing and failure instructions the server carries out. The shape of each
+wire (OpenAI-compatible ``/chat/completions``, Anthropic ``/v1/messages``) is its renderer's business
+(``minillm.testing.renderers``), chosen once from the request. Rendering is pure (no sockets, no sleeping), so
+the shapes can be read and tested on their own.
 """
 
 from __future__ import annotations
 
 import abc
-import enum
 import itertools
 import json
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 
 from minillm.core.errors import InvalidParameterError
 from minillm.core.tools import ToolCall
 from minillm.core.usage import Usage
-from minillm.testing import reasoning as _r
+from minillm.testing.reasoning import Thought, to_thoughts
+from minillm.testing.renderers import renderer_for, status_phrase
+from minillm.testing.renderers.base import RenderContext, Renderer, dumps, pieces, request_id_for, shape_stream
+from minillm.testing.request import RecordedRequest, Wire, echo_text
 
 __all__ = [
     "ErrorReply",
@@ -42,72 +43,7 @@ __all__ = [
     "echo_text",
 ]
 
-_MOCK_MODEL = "mock-model"
-_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "proxy-authorization", "cookie"})
-
-
-class Wire(enum.Enum):
-    """Which API a request speaks, told by its method and path."""
-
-    OPENAI = "openai"  # POST .../chat/completions (OpenAI, OpenRouter, generic servers)
-    ANTHROPIC = "anthropic"  # POST .../messages
-    GENERATION = "generation"  # GET .../generation?id=... (OpenRouter's cost record)
-    MODELS = "models"  # GET .../models (OpenRouter's public models list, with prices)
-    COUNT_TOKENS = "count_tokens"  # POST .../messages/count_tokens (Anthropic's token count)
-    OTHER = "other"  # anything else (a custom provider's endpoint); text replies use the OpenAI shape
-
-    @classmethod
-    def of(cls, method: str, path: str) -> Wire:
-        """The wire of a request with this method and path (query string excluded)."""
-        path = path.rstrip("/")
-        if method == "GET" and path.endswith("/generation"):
-            return cls.GENERATION
-        if method == "GET" and path.endswith("/models"):
-            return cls.MODELS
-        if path.endswith("/messages/count_tokens"):
-            return cls.COUNT_TOKENS
-        if path.endswith("/chat/completions"):
-            return cls.OPENAI
-        if path.endswith("/messages"):
-            return cls.ANTHROPIC
-        return cls.OTHER
-
-
-@attrs.frozen(repr=False)
-class RecordedRequest:
-    """One request the server received: method, path, query, headers (names lower-cased), raw body, the
-    body parsed as JSON (``None`` when it is not JSON) and ``connection``, the number of the TCP connection it
-    came on (1 for the server's first; equal numbers mean a kept-alive connection was reused). Its repr leaves
-    out headers and body, so a key sent to the test server never lands in a log."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    json: Any
-    connection: int = 0
-
-    @property
-    def wire(self) -> Wire:
-        """The API this request speaks (from its method and path)."""
-        return Wire.of(self.method, self.path)
-
-    @property
-    def stream(self) -> bool:
-        """Whether the request asked for a stream (``"stream": true`` in its JSON body)."""
-        return isinstance(self.json, dict) and self.json.get("stream") is True
-
-    @property
-    def model(self) -> str | None:
-        """The ``model`` of the JSON body, if any."""
-        model = self.json.get("model") if isinstance(self.json, dict) else None
-        return model if isinstance(model, str) else None
-
-    def __repr__(self) -> str:
-        secret = sorted(_SECRET_HEADERS & self.headers.keys())
-        hidden = f", credential headers {secret} hidden" if secret else ""
-        return f"RecordedRequest({self.method} {self.path}, {len(self.body)} body bytes, model={self.model!r}{hidden})"
+_SSE_HEADERS = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache")]
 
 
 @attrs.frozen
@@ -209,13 +145,22 @@ def _check_status(low: int, high: int) -> Any:
     return check
 
 
+def _to_content(value: str | Sequence[str]) -> str | tuple[str, ...]:
+    if isinstance(value, str):
+        return value
+    pieces = tuple(value)
+    if not all(isinstance(piece, str) for piece in pieces):
+        raise InvalidParameterError(f"content must be text or a list of strings (the stream deltas), got {value!r}")
+    return pieces
+
+
 # ----- the reply types ----------------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
 class Reply(abc.ABC):
-    """What the server does with one request. Build one with the classmethods (``Reply.text``,
-    ``Reply.error``, ``Reply.raw`` ...); every kind takes the timing options below.
+    """What the server does with one request. Build one with ``Reply.text`` (the ``TextReply`` class itself)
+    or the other constructors (``Reply.error``, ``Reply.raw`` ...); every kind takes the timing options below.
 
     ``delay``: seconds to wait before the response headers. ``header_byte_delay``: seconds between the
     bytes of the status line and headers (headers that trickle in). ``headers``: extra response headers
@@ -232,82 +177,14 @@ class Reply(abc.ABC):
     stall_after_bytes: int | None = attrs.field(default=None, validator=_non_negative)
     endless_trailer: bytes | None = None
 
+    text: ClassVar[type[TextReply]]
+    """A completion: ``Reply.text(content, ...)`` is ``TextReply(content, ...)``, whose fields are the options."""
+
     @abc.abstractmethod
     def render(self, request: RecordedRequest, *, sequence: int) -> ResponsePlan:
         """The plan answering ``request`` on its wire; ``sequence`` numbers the generated ids."""
 
     # ----- constructors ---------------------------------------------------------------------------
-
-    @classmethod
-    def text(
-        cls,
-        content: str | Sequence[str] = "",
-        *,
-        finish_reason: str | None = None,
-        usage: Usage | tuple[int, int] | None = None,
-        send_usage: bool = True,
-        cost: float | None = None,
-        model: str | None = None,
-        id: str | None = None,
-        chunk_size: int = 8,
-        delay: float = 0.0,
-        chunk_delay: float = 0.0,
-        keepalive_comments: int = 0,
-        terminal: bool = True,
-        done_marker: bool = True,
-        usage_on_finish_chunk: bool = False,
-        drop_after_bytes: int | None = None,
-        tool_calls: Iterable[ScriptedToolCall] | None = None,
-        headers: Mapping[str, str] | None = None,
-        header_byte_delay: float = 0.0,
-        reasoning: str | _r.Thought | Iterable[str | _r.Thought] | None = None,
-        refusal: str | None = None,
-    ) -> TextReply:
-        """A completion answering with ``content`` (a list of strings: those exact stream deltas).
-
-        Non-streaming requests get the wire's completion object; ``"stream": true`` requests get its SSE
-        stream, ``chunk_size`` characters per delta. ``finish_reason`` defaults to the wire's own
-        (``stop`` / ``end_turn``, ``tool_calls`` / ``tool_use`` with tool calls). ``usage``: a
-        ``(prompt_tokens, completion_tokens)`` pair or a ``Usage`` (cache buckets, reasoning, cost); None
-        estimates both counts from the text (about 4 characters a token); ``send_usage=False`` sends none.
-        A stream carries usage only when the request asked for it (OpenAI ``stream_options.include_usage``,
-        OpenRouter ``usage.include``); Anthropic always sends it. ``cost``: OpenRouter's ``usage.cost``.
-        ``keepalive_comments``: that many ``: OPENROUTER PROCESSING`` comments first (``ping`` events on the
-        Anthropic wire). ``terminal=False`` ends the stream after the last content delta (no finish chunk,
-        no ``[DONE]`` / ``message_delta`` / ``message_stop``: a truncated stream). ``done_marker=False``
-        omits ``data: [DONE]`` (``message_stop`` on Anthropic) but keeps the finish chunk.
-        ``usage_on_finish_chunk=True`` puts the usage on the finish chunk instead of a ``choices: []``
-        chunk. ``tool_calls``: ``(id, name, arguments)`` triples (arguments as JSON text or a dict) or
-        ``ToolCall``s; streams send each call's start, then its arguments ``chunk_size`` characters at a time.
-        ``reasoning``: text or ``Thought`` values (thinking with a signature, redacted thinking) sent before
-        the content in each wire's shape (see ``minillm.testing.reasoning``). ``refusal``: the model refuses
-        with this text (``""``: without one): ``message.refusal`` on chat completions, ``stop_reason:
-        "refusal"`` on Anthropic.
-        """
-        chunks = None if isinstance(content, str) else tuple(content)
-        return TextReply(
-            content=content if isinstance(content, str) else "".join(content),
-            chunks=chunks,
-            finish_reason=finish_reason,
-            usage=usage,
-            send_usage=send_usage,
-            cost=cost,
-            model=model,
-            id=id,
-            chunk_size=chunk_size,
-            delay=delay,
-            chunk_delay=chunk_delay,
-            keepalive_comments=keepalive_comments,
-            terminal=terminal,
-            done_marker=done_marker,
-            usage_on_finish_chunk=usage_on_finish_chunk,
-            drop_after_bytes=drop_after_bytes,
-            tool_calls=tool_calls,
-            headers=headers,
-            header_byte_delay=header_byte_delay,
-            thoughts=_r.to_thoughts(reasoning),
-            refusal=refusal,
-        )
 
     @classmethod
     def error(
@@ -339,8 +216,8 @@ class Reply(abc.ABC):
         (OpenRouter's ``{"error": {"code", "message"}}``, Anthropic's error envelope); when streaming, an
         error event after ``after_chunks`` deltas of ``content`` (OpenRouter's error chunk with
         ``finish_reason: "error"``, Anthropic's ``event: error``), then the body ends."""
-        reply = cls.text(content, chunk_size=chunk_size, chunk_delay=chunk_delay)
-        return attrs.evolve(reply, in_band=InBandError(message=message, code=code, after_chunks=after_chunks))
+        in_band = InBandError(message=message, code=code, after_chunks=after_chunks)
+        return TextReply(content, chunk_size=chunk_size, chunk_delay=chunk_delay, in_band=in_band)
 
     @classmethod
     def raw(
@@ -437,8 +314,9 @@ class Reply(abc.ABC):
 
     # ----- shared rendering helpers ---------------------------------------------------------------
 
-    def _plan(self, status: int, defaults: list[tuple[str, str]], body: Iterable[bytes], length: int | None,
-              **extra: Any) -> ResponsePlan:
+    def _plan(
+        self, status: int, defaults: list[tuple[str, str]], body: Iterable[bytes], length: int | None, **extra: Any
+    ) -> ResponsePlan:
         if self.endless_trailer is not None:
             # Bounded (1 GiB) only so a client that never hangs up cannot keep the server busy for ever.
             repeats = (1 << 30) // len(self.endless_trailer)
@@ -456,6 +334,11 @@ class Reply(abc.ABC):
         )
 
 
+def _merge_headers(defaults: list[tuple[str, str]], extra: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    replaced = {name.lower() for name, _ in extra}
+    return tuple(h for h in defaults if h[0].lower() not in replaced) + extra
+
+
 @attrs.frozen(kw_only=True)
 class InBandError:
     """An error a provider reports inside a 200 answer: ``message``, a numeric ``code``, and, in a stream,
@@ -466,73 +349,99 @@ class InBandError:
     after_chunks: int = attrs.field(default=0, validator=_non_negative)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class TextReply(Reply):
-    """A completion: text, optional tool calls, usage, and how its stream is shaped (see ``Reply.text``)."""
+    """A completion answering with ``content``: ``Reply.text(content, ...)``; every option is a field below.
 
-    content: str = ""
-    chunks: tuple[str, ...] | None = None
-    finish_reason: str | None = None
-    usage: Usage | tuple[int, int] | None = attrs.field(default=None, converter=_to_usage)
-    send_usage: bool = True
-    cost: float | None = None
-    model: str | None = None
-    id: str | None = None
-    chunk_size: int = attrs.field(default=8, validator=_positive_int)
-    chunk_delay: float = attrs.field(default=0.0, validator=_non_negative)
-    keepalive_comments: int = attrs.field(default=0, validator=_non_negative)
-    terminal: bool = True
-    done_marker: bool = True
-    usage_on_finish_chunk: bool = False
-    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tool_calls)
-    in_band: InBandError | None = None
-    thoughts: tuple[_r.Thought, ...] = attrs.field(default=(), converter=_r.to_thoughts)
-    refusal: str | None = None
+    A request without ``"stream": true`` gets the wire's completion object, a streaming one its SSE stream.
+    Usage, reasoning, refusals and tool calls are written in each wire's own shape (``minillm.testing.renderers``).
+    With ``delay``, ``headers``, ``drop_after_bytes`` and the other options every ``Reply`` takes.
+    """
+
+    content: str | tuple[str, ...] = attrs.field(default="", converter=_to_content)
+    """The text; or a list of strings, sent as exactly those stream deltas."""
+    finish_reason: str | None = attrs.field(default=None, kw_only=True)
+    """The finish reason; None: the wire's own (``stop`` / ``end_turn``, ``tool_calls`` / ``tool_use`` with
+    tool calls, ``refusal`` for an Anthropic refusal)."""
+    usage: Usage | tuple[int, int] | None = attrs.field(default=None, converter=_to_usage, kw_only=True)
+    """A ``(prompt_tokens, completion_tokens)`` pair or a ``Usage`` (cache buckets, reasoning, cost); None
+    estimates both counts from the text (about 4 characters a token). A stream carries usage only when the
+    request asked for it (OpenAI ``stream_options.include_usage``, OpenRouter ``usage.include``); Anthropic
+    always sends it."""
+    send_usage: bool = attrs.field(default=True, kw_only=True)
+    """False: send no usage at all."""
+    cost: float | None = attrs.field(default=None, kw_only=True)
+    """OpenRouter's ``usage.cost`` (and the ``/generation`` record's ``total_cost``)."""
+    model: str | None = attrs.field(default=None, kw_only=True)
+    """The model the answer names; None: the request's (``mock-model`` when it names none)."""
+    id: str | None = attrs.field(default=None, kw_only=True)
+    """The completion's id; None: ``chatcmpl-mock-NNNNNN`` / ``msg_mock_NNNNNN``."""
+    chunk_size: int = attrs.field(default=8, validator=_positive_int, kw_only=True)
+    """Characters per stream delta (of the text, the reasoning, the refusal and tool arguments)."""
+    chunk_delay: float = attrs.field(default=0.0, validator=_non_negative, kw_only=True)
+    """Seconds between the pieces of a stream (or of a body written in pieces)."""
+    keepalive_comments: int = attrs.field(default=0, validator=_non_negative, kw_only=True)
+    """That many ``: OPENROUTER PROCESSING`` comments first (``ping`` events on the Anthropic wire)."""
+    terminal: bool = attrs.field(default=True, kw_only=True)
+    """False: the stream ends after the last content delta (no finish chunk, no ``[DONE]`` /
+    ``message_delta`` / ``message_stop``: a truncated stream)."""
+    done_marker: bool = attrs.field(default=True, kw_only=True)
+    """False: no ``data: [DONE]`` (``message_stop`` on Anthropic), the finish chunk kept."""
+    usage_on_finish_chunk: bool = attrs.field(default=False, kw_only=True)
+    """True: the usage rides the finish chunk instead of a ``choices: []`` chunk of its own."""
+    tool_calls: tuple[ToolCall, ...] = attrs.field(default=(), converter=_to_tool_calls, kw_only=True)
+    """``(id, name, arguments)`` triples (arguments as JSON text or a dict) or ``ToolCall``s; streams send each
+    call's start, then its arguments ``chunk_size`` characters at a time."""
+    thoughts: tuple[Thought, ...] = attrs.field(default=(), converter=to_thoughts, alias="reasoning", kw_only=True)
+    """``reasoning=``: text or ``Thought`` values (thinking with a signature, redacted thinking) sent before
+    the content in each wire's shape (see ``minillm.testing.reasoning``)."""
+    refusal: str | None = attrs.field(default=None, kw_only=True)
+    """The model refuses with this text (``""``: without one): ``message.refusal`` on chat completions,
+    ``stop_reason: "refusal"`` on Anthropic."""
+    in_band: InBandError | None = attrs.field(default=None, kw_only=True)
+    """An error reported inside the 200 answer instead of it (see ``Reply.in_band_error``)."""
 
     def render(self, request: RecordedRequest, *, sequence: int) -> ResponsePlan:
-        """The wire's completion object or SSE stream (OpenAI shape for any path but ``.../messages``)."""
-        ctx = _Context.of(self, request, sequence)
-        anthropic = request.wire is Wire.ANTHROPIC
-        record = None if anthropic else ctx.generation_record(self)
+        """The completion object or SSE stream of the request's wire, written by its renderer."""
+        renderer = renderer_for(request)
+        ctx = RenderContext.of(self, request, sequence, renderer)
+        id_header = (renderer.request_id_header, ctx.request_id)
+        record = renderer.generation_record(self, ctx)
         if request.stream:
-            events = _anthropic_events(self, ctx) if anthropic else _openai_events(self, ctx)
-            error_event = (_anthropic_error_event if anthropic else _openai_error_event)(self, ctx)
-            stream = _shape_stream(events, error_event, self)
-            sse = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache")]
-            return self._plan(
-                200, [*sse, *ctx.id_headers()], stream, None, chunk_delay=self.chunk_delay, generation_record=record
-            )
-        json_headers = [("Content-Type", "application/json"), *ctx.id_headers()]
+            error = renderer.in_band_event(self.in_band, ctx) if self.in_band is not None else None
+            stream = shape_stream(renderer.stream(self, ctx), self, error)
+            headers = [*_SSE_HEADERS, id_header]
+            return self._plan(200, headers, stream, None, chunk_delay=self.chunk_delay, generation_record=record)
+        json_headers = [("Content-Type", "application/json"), id_header]
         if self.in_band is not None:
-            code, message = self.in_band.code, self.in_band.message
-            obj = (
-                _anthropic_error_body(code, message, ctx.request_id)
-                if anthropic
-                else {"error": {"code": code, "message": message}}
-            )
-            data = _dumps(obj)
+            data = dumps(renderer.in_band_body(self.in_band, ctx))
             return self._plan(200, json_headers, [data], len(data))
-        body, length = self._completion_body(ctx, anthropic)
+        body, length = self._completion_body(renderer, ctx)
         # A body written in several pieces (LargeReply's) waits chunk_delay between them: a body that trickles.
         return self._plan(200, json_headers, body, length, chunk_delay=self.chunk_delay, generation_record=record)
 
-    # Hooks LargeReply overrides: the content deltas and the whole completion body.
+    # What LargeReply overrides: the content deltas, the content's length and the whole completion body.
 
-    def _pieces(self) -> Iterator[str]:
-        if self.chunks is not None:
-            yield from (c for c in self.chunks if c)
-            return
-        text, size = self.content, self.chunk_size
-        for start in range(0, len(text), size):
-            yield text[start : start + size]
+    def content_deltas(self) -> Iterator[str]:
+        """The text deltas a stream sends: the scripted ones, or the text ``chunk_size`` characters at a time."""
+        if isinstance(self.content, str):
+            yield from pieces(self.content, self.chunk_size)
+        else:
+            yield from (piece for piece in self.content if piece)
 
-    def _content_length(self) -> int:
-        return len(self.content)
+    def content_length(self) -> int:
+        """The length of the whole text, in characters."""
+        return len(self._text())
 
-    def _completion_body(self, ctx: _Context, anthropic: bool) -> tuple[Iterable[bytes], int]:
-        obj = _anthropic_message(self, ctx, self.content) if anthropic else _openai_completion(self, ctx, self.content)
-        data = _dumps(obj)
+    def _text(self) -> str:
+        return self.content if isinstance(self.content, str) else "".join(self.content)
+
+    def _completion_body(self, renderer: Renderer, ctx: RenderContext) -> tuple[Iterable[bytes], int]:
+        data = dumps(renderer.completion(self, ctx, self._text()))
         return [data], len(data)
+
+
+Reply.text = TextReply
 
 
 @attrs.frozen(kw_only=True)
@@ -542,24 +451,25 @@ class LargeReply(TextReply):
     PATTERN = "All work and no play makes a very large reply. "
     n_bytes: int = attrs.field(default=0, validator=_non_negative)
 
-    def _pieces(self) -> Iterator[str]:
+    def content_deltas(self) -> Iterator[str]:
+        """``PATTERN`` repeated, ``chunk_size`` characters at a time, cut at ``n_bytes``."""
         pattern, size = self.PATTERN, self.chunk_size
         block = pattern * (size // len(pattern) + 2)
         for start in range(0, self.n_bytes, size):
             offset = start % len(pattern)
             yield block[offset : offset + min(size, self.n_bytes - start)]
 
-    def _content_length(self) -> int:
+    def content_length(self) -> int:
+        """``n_bytes``."""
         return self.n_bytes
 
-    def _completion_body(self, ctx: _Context, anthropic: bool) -> tuple[Iterable[bytes], int]:
+    def _completion_body(self, renderer: Renderer, ctx: RenderContext) -> tuple[Iterable[bytes], int]:
         marker = "@@minillm-large-content@@"
-        obj = _anthropic_message(self, ctx, marker) if anthropic else _openai_completion(self, ctx, marker)
-        head, tail = _dumps(obj).split(_dumps(marker)[1:-1], 1)
+        head, tail = dumps(renderer.completion(self, ctx, marker)).split(dumps(marker)[1:-1], 1)
 
         def body() -> Iterator[bytes]:
             yield head
-            for piece in self._pieces():
+            for piece in self.content_deltas():
                 yield piece.encode("ascii")
             yield tail
 
@@ -576,20 +486,18 @@ class ErrorReply(Reply):
 
     def render(self, request: RecordedRequest, *, sequence: int) -> ResponsePlan:
         """The status with ``body``, or a JSON error object shaped for the request's wire."""
-        request_id = _request_id(sequence)
-        message = self.message or f"{_reason(self.status)} (scripted error from minillm.testing)"
+        renderer = renderer_for(request)
+        request_id = request_id_for(sequence)
         if isinstance(self.body, bytes):
             data = self.body
         elif isinstance(self.body, str):
             data = self.body.encode("utf-8")
         elif self.body is not None:
-            data = _dumps(dict(self.body))
-        elif request.wire is Wire.ANTHROPIC:
-            data = _dumps(_anthropic_error_body(self.status, message, request_id))
+            data = dumps(dict(self.body))
         else:
-            kind, code = _openai_error_kind(self.status)
-            data = _dumps({"error": {"message": message, "type": kind, "param": None, "code": code}})
-        defaults = [("Content-Type", "application/json"), *_id_headers(request.wire, request_id)]
+            message = self.message or f"{status_phrase(self.status)} (scripted error from minillm.testing)"
+            data = dumps(renderer.error_body(self.status, message, request_id))
+        defaults = [("Content-Type", "application/json"), (renderer.request_id_header, request_id)]
         return self._plan(self.status, defaults, [data], len(data))
 
 
@@ -627,8 +535,7 @@ class SSEReply(Reply):
             while self.endless is not None:
                 yield self.endless
 
-        headers = [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache")]
-        return self._plan(200, headers, body(), None, chunk_delay=self.chunk_delay)
+        return self._plan(200, _SSE_HEADERS, body(), None, chunk_delay=self.chunk_delay)
 
 
 @attrs.frozen(kw_only=True)
@@ -647,438 +554,3 @@ class ResetReply(Reply):
     def render(self, request: RecordedRequest, *, sequence: int) -> ResponsePlan:
         """A plan that resets the connection after ``delay``."""
         return ResponsePlan(action="reset", delay=self.delay)
-
-
-# ----- the default reply --------------------------------------------------------------------------------
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
-
-
-def echo_text(request: RecordedRequest) -> str:
-    """The default answer: ``"Echo: "`` and the text of the request's last user message."""
-    messages = request.json.get("messages") if isinstance(request.json, dict) else None
-    if isinstance(messages, list):
-        for message in reversed(messages):
-            if isinstance(message, dict) and message.get("role") == "user":
-                return "Echo: " + _text_of(message.get("content"))
-    return "Echo: "
-
-
-# ----- rendering ----------------------------------------------------------------------------------------
-
-
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return {529: "Overloaded"}.get(status, "Error")
-
-
-def _merge_headers(defaults: list[tuple[str, str]], extra: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    replaced = {name.lower() for name, _ in extra}
-    return tuple(h for h in defaults if h[0].lower() not in replaced) + extra
-
-
-def _request_id(sequence: int) -> str:
-    return f"req_mock_{sequence:06d}"
-
-
-def _id_headers(wire: Wire, request_id: str) -> list[tuple[str, str]]:
-    return [("request-id" if wire is Wire.ANTHROPIC else "x-request-id", request_id)]
-
-
-def _estimate_tokens(text_length: int) -> int:
-    return max(1, (text_length + 3) // 4)
-
-
-def _prompt_length(body: Any) -> int:
-    if not isinstance(body, dict):
-        return 0
-    total = len(_text_of(body.get("system")))
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        total += sum(len(_text_of(m.get("content"))) for m in messages if isinstance(m, dict))
-    return total
-
-
-def _openai_error_kind(status: int) -> tuple[str, str | None]:
-    known: dict[int, tuple[str, str | None]] = {
-        401: ("invalid_request_error", "invalid_api_key"),
-        404: ("invalid_request_error", "model_not_found"),
-        429: ("requests", "rate_limit_exceeded"),
-    }
-    return known.get(status, ("server_error", None) if status >= 500 else ("invalid_request_error", None))
-
-
-def _anthropic_error_body(status: int, message: str, request_id: str) -> dict[str, Any]:
-    kinds = {
-        400: "invalid_request_error",
-        401: "authentication_error",
-        402: "billing_error",
-        403: "permission_error",
-        404: "not_found_error",
-        413: "request_too_large",
-        429: "rate_limit_error",
-        504: "timeout_error",
-        529: "overloaded_error",
-    }
-    kind = kinds.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
-
-
-@attrs.frozen
-class _Tokens:
-    uncached: int
-    read: int
-    write: int
-    completion: int
-    reasoning: int | None
-    cost: float | None
-    upstream: float | None
-
-    def openai(self) -> dict[str, Any]:
-        # prompt_tokens counts uncached + cache reads; cache writes ride prompt_tokens_details, on top
-        # (the reading minillm's OpenAI-dialect parser applies, so a scripted Usage comes back unchanged).
-        prompt = self.uncached + self.read
-        details: dict[str, Any] = {"cached_tokens": self.read, "audio_tokens": 0}
-        if self.write:
-            details["cache_write_tokens"] = self.write
-        usage: dict[str, Any] = {
-            "prompt_tokens": prompt,
-            "completion_tokens": self.completion,
-            "total_tokens": prompt + self.completion,
-            "prompt_tokens_details": details,
-            "completion_tokens_details": {"reasoning_tokens": self.reasoning or 0, "audio_tokens": 0},
-        }
-        if self.cost is not None:
-            usage["cost"] = self.cost
-            usage["is_byok"] = self.upstream is not None
-        if self.upstream is not None:
-            usage["cost_details"] = {"upstream_inference_cost": self.upstream}
-        return usage
-
-    def anthropic_input(self) -> dict[str, Any]:
-        return {
-            "input_tokens": self.uncached,
-            "cache_creation_input_tokens": self.write,
-            "cache_read_input_tokens": self.read,
-        }
-
-
-@attrs.frozen
-class _Context:
-    """What rendering needs to know about the request a reply answers."""
-
-    response_id: str
-    request_id: str
-    model: str
-    wire: Wire
-    include_usage: bool
-    stream: bool
-    created: int
-    tokens: _Tokens | None
-    openrouter: bool = False
-
-    @classmethod
-    def of(cls, reply: TextReply, request: RecordedRequest, sequence: int) -> _Context:
-        body = request.json if isinstance(request.json, dict) else {}
-        if request.wire is Wire.ANTHROPIC:
-            wanted = True
-            default_id = f"msg_mock_{sequence:06d}"
-        else:
-            options, usage_opt = body.get("stream_options"), body.get("usage")
-            wanted = not request.stream or (
-                (isinstance(options, dict) and options.get("include_usage") is True)
-                or (isinstance(usage_opt, dict) and usage_opt.get("include") is True)
-            )
-            default_id = f"chatcmpl-mock-{sequence:06d}"
-        return cls(
-            response_id=reply.id or default_id,
-            request_id=_request_id(sequence),
-            model=reply.model or request.model or _MOCK_MODEL,
-            wire=request.wire,
-            include_usage=wanted and reply.send_usage,
-            stream=request.stream,
-            created=int(time.time()),
-            tokens=_tokens(reply, request) if reply.send_usage else None,
-            openrouter=_r.is_openrouter_path(request.path),
-        )
-
-    def id_headers(self) -> list[tuple[str, str]]:
-        return _id_headers(self.wire, self.request_id)
-
-    def generation_record(self, reply: TextReply) -> tuple[str, dict[str, Any]]:
-        """The OpenRouter ``/generation`` record of this completion (reference §12.5's fields)."""
-        t = self.tokens or _Tokens(0, 0, 0, 0, None, reply.cost, None)
-        record = {
-            "id": self.response_id,
-            "total_cost": t.cost if t.cost is not None else 0.0,
-            "upstream_inference_cost": t.upstream,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(self.created)),
-            "model": self.model,
-            "streamed": self.stream,
-            "cancelled": False,
-            "provider_name": "minillm.testing",
-            "finish_reason": _finish_reason(reply, Wire.OPENAI),
-            "tokens_prompt": t.uncached + t.read,
-            "tokens_completion": t.completion,
-            "native_tokens_prompt": t.uncached + t.read,
-            "native_tokens_completion": t.completion,
-            "native_tokens_cached": t.read,
-            "native_tokens_reasoning": t.reasoning,
-            "is_byok": t.upstream is not None,
-            "api_type": "completions",
-        }
-        return self.response_id, record
-
-
-def _tokens(reply: TextReply, request: RecordedRequest) -> _Tokens:
-    usage = reply.usage
-    if isinstance(usage, Usage):
-        return _Tokens(
-            usage.uncached_input_tokens,
-            usage.cache_read_tokens,
-            usage.cache_write_tokens,
-            usage.completion_tokens,
-            usage.reasoning_tokens,
-            reply.cost if reply.cost is not None else usage.cost,
-            usage.upstream_inference_cost,
-        )
-    if usage is None:
-        arguments = sum(len(c.arguments) for c in reply.tool_calls)
-        prompt = _estimate_tokens(_prompt_length(request.json))
-        usage = (prompt, _estimate_tokens(reply._content_length() + arguments))
-    return _Tokens(usage[0], 0, 0, usage[1], None, reply.cost, None)
-
-
-def _finish_reason(reply: TextReply, wire: Wire) -> str:
-    if reply.finish_reason is not None:
-        return reply.finish_reason
-    if wire is Wire.ANTHROPIC:
-        if reply.refusal is not None:
-            return "refusal"
-        return "tool_use" if reply.tool_calls else "end_turn"
-    return "tool_calls" if reply.tool_calls else "stop"
-
-
-def _openai_completion(reply: TextReply, ctx: _Context, content: str) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": content if content or not reply.tool_calls else None,
-        "refusal": None,
-    }
-    if reply.tool_calls:
-        message["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in reply.tool_calls
-        ]
-    message.update(_r.message_fields(reply.thoughts, reply.refusal, ctx.openrouter))
-    if reply.refusal is not None and not content:
-        message["content"] = None
-    obj: dict[str, Any] = {
-        "id": ctx.response_id,
-        "object": "chat.completion",
-        "created": ctx.created,
-        "model": ctx.model,
-        "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": _finish_reason(reply, Wire.OPENAI)}
-        ],
-    }
-    if ctx.tokens is not None:
-        obj["usage"] = ctx.tokens.openai()
-    return obj
-
-
-def _tool_input(call: ToolCall) -> Any:
-    try:
-        value = json.loads(call.arguments or "{}")
-    except ValueError as e:
-        raise InvalidParameterError(
-            f"scripted tool call {call.id!r} ({call.name}): the Anthropic wire sends arguments as a JSON object "
-            f"(`input`), and {call.arguments!r} is not JSON ({e}); script valid JSON, or stream it"
-        ) from e
-    return value
-
-
-def _anthropic_message(reply: TextReply, ctx: _Context, content: str) -> dict[str, Any]:
-    blocks: list[dict[str, Any]] = _r.anthropic_blocks(reply.thoughts)
-    if content or not (reply.tool_calls or reply.refusal is not None):
-        blocks.append({"type": "text", "text": content})
-    blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c)} for c in reply.tool_calls]
-    obj: dict[str, Any] = {
-        "id": ctx.response_id,
-        "type": "message",
-        "role": "assistant",
-        "model": ctx.model,
-        "content": blocks,
-        "stop_reason": _finish_reason(reply, Wire.ANTHROPIC),
-        "stop_sequence": None,
-    }
-    if reply.refusal is not None:
-        obj["stop_details"] = _r.anthropic_stop_details(reply.refusal)
-    if ctx.tokens is not None:
-        obj["usage"] = {**ctx.tokens.anthropic_input(), "output_tokens": ctx.tokens.completion}
-    return obj
-
-
-# ----- streams ------------------------------------------------------------------------------------------
-#
-# A stream is rendered as (kind, event bytes) pairs; ``_shape_stream`` then applies the reply's in-band error
-# and truncation. Kinds: "lead" (structure before or between content), "content" (a text or tool delta),
-# "close" (structure after content: content_block_stop), "finish" (the finish chunk and everything after it).
-
-_Event = tuple[Literal["lead", "content", "close", "finish"], bytes]
-
-
-def _sse(obj: Any, event: str | None = None) -> bytes:
-    data = b"data: " + _dumps(obj) + b"\n\n"
-    return b"event: " + event.encode("utf-8") + b"\n" + data if event else data
-
-
-def _arguments_pieces(call: ToolCall, size: int) -> Iterator[str]:
-    for start in range(0, len(call.arguments), size):
-        yield call.arguments[start : start + size]
-
-
-def _openai_events(reply: TextReply, ctx: _Context) -> Iterator[_Event]:
-    def chunk(delta: dict[str, Any] | None, finish: str | None = None, usage: Any = None) -> bytes:
-        obj: dict[str, Any] = {
-            "id": ctx.response_id,
-            "object": "chat.completion.chunk",
-            "created": ctx.created,
-            "model": ctx.model,
-            "choices": []
-            if delta is None
-            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
-        if ctx.include_usage:
-            obj["usage"] = usage  # OpenAI sends "usage": null on every chunk before the usage chunk
-        return _sse(obj)
-
-    for _ in range(reply.keepalive_comments):
-        yield "lead", b": OPENROUTER PROCESSING\n\n"
-    yield "lead", chunk({"role": "assistant", "content": ""})
-    for delta in _r.stream_deltas(reply.thoughts, reply.refusal, ctx.openrouter, reply.chunk_size):
-        yield "content", chunk(delta)
-    for piece in reply._pieces():
-        yield "content", chunk({"content": piece})
-    for index, call in enumerate(reply.tool_calls):
-        start = {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
-        yield "content", chunk({"tool_calls": [start]})
-        for fragment in _arguments_pieces(call, reply.chunk_size):
-            yield "content", chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
-    finish = _finish_reason(reply, Wire.OPENAI)
-    usage = ctx.tokens.openai() if ctx.tokens is not None and ctx.include_usage else None
-    if usage is not None and reply.usage_on_finish_chunk:
-        yield "finish", chunk({}, finish, usage=usage)
-    else:
-        yield "finish", chunk({}, finish)
-        if usage is not None:
-            yield "finish", chunk(None, usage=usage)
-    if reply.done_marker:
-        yield "finish", b"data: [DONE]\n\n"
-
-
-def _openai_error_event(reply: TextReply, ctx: _Context) -> bytes | None:
-    if reply.in_band is None:
-        return None
-    return _sse(
-        {
-            "id": ctx.response_id,
-            "object": "chat.completion.chunk",
-            "created": ctx.created,
-            "model": ctx.model,
-            "error": {"code": reply.in_band.code, "message": reply.in_band.message},
-            "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
-        }
-    )
-
-
-def _anthropic_events(reply: TextReply, ctx: _Context) -> Iterator[_Event]:
-    tokens = ctx.tokens
-    message: dict[str, Any] = {
-        "id": ctx.response_id,
-        "type": "message",
-        "role": "assistant",
-        "model": ctx.model,
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-    }
-    if tokens is not None:
-        message["usage"] = {**tokens.anthropic_input(), "output_tokens": 1}
-    yield "lead", _sse({"type": "message_start", "message": message}, "message_start")
-    for _ in range(reply.keepalive_comments):
-        yield "lead", _sse({"type": "ping"}, "ping")
-    index = len(reply.thoughts)
-    for _, event in _r.anthropic_stream(reply.thoughts, reply.chunk_size):
-        kind = event["type"]
-        yield ("close" if kind == "content_block_stop" else "content"), _sse(event, kind)
-    if reply._content_length() or not (reply.tool_calls or reply.refusal is not None):
-        start = {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
-        yield "lead", _sse(start, "content_block_start")
-        for piece in reply._pieces():
-            delta = {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}}
-            yield "content", _sse(delta, "content_block_delta")
-        yield "close", _sse({"type": "content_block_stop", "index": index}, "content_block_stop")
-        index += 1
-    for offset, call in enumerate(reply.tool_calls):
-        block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
-        start = {"type": "content_block_start", "index": index + offset, "content_block": block}
-        yield "content", _sse(start, "content_block_start")
-        for fragment in _arguments_pieces(call, reply.chunk_size):
-            json_delta = {"type": "input_json_delta", "partial_json": fragment}
-            event = {"type": "content_block_delta", "index": index + offset, "delta": json_delta}
-            yield "content", _sse(event, "content_block_delta")
-        yield "close", _sse({"type": "content_block_stop", "index": index + offset}, "content_block_stop")
-    finish: dict[str, Any] = {
-        "type": "message_delta",
-        "delta": {"stop_reason": _finish_reason(reply, Wire.ANTHROPIC), "stop_sequence": None},
-    }
-    if reply.refusal is not None:
-        finish["delta"]["stop_details"] = _r.anthropic_stop_details(reply.refusal)
-    if tokens is not None:
-        finish["usage"] = {**tokens.anthropic_input(), "output_tokens": tokens.completion}
-    yield "finish", _sse(finish, "message_delta")
-    if reply.done_marker:
-        yield "finish", _sse({"type": "message_stop"}, "message_stop")
-
-
-def _anthropic_error_event(reply: TextReply, ctx: _Context) -> bytes | None:
-    if reply.in_band is None:
-        return None
-    body = _anthropic_error_body(reply.in_band.code, reply.in_band.message, ctx.request_id)
-    del body["request_id"]
-    return _sse(body, "error")
-
-
-def _shape_stream(events: Iterator[_Event], error: bytes | None, reply: TextReply) -> Iterator[bytes]:
-    """Apply the in-band error (after ``after_chunks`` content events, else before the finish) and
-    ``terminal=False`` (end right after the last content event) to a rendered stream."""
-    after = reply.in_band.after_chunks if reply.in_band is not None else 0
-    sent = 0
-    held: list[bytes] = []  # "close" events, sent only if something other than the finish follows
-    for kind, data in events:
-        if error is not None and (kind == "finish" or (kind == "content" and sent >= after)):
-            yield error
-            return
-        if kind == "finish" and not reply.terminal:
-            return
-        if kind == "close" and not reply.terminal:
-            held.append(data)
-            continue
-        yield from held
-        held.clear()
-        yield data
-        if kind == "content":
-            sent += 1

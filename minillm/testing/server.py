@@ -29,17 +29,9 @@ import attrs
 
 from minillm.core.errors import ConfigurationError, InvalidParameterError
 from minillm.testing.models import DEFAULT_MODELS
-from minillm.testing.reasoning import anthropic_rule_violation
-from minillm.testing.replies import (
-    RecordedRequest,
-    Reply,
-    ResponsePlan,
-    Wire,
-    _estimate_tokens,
-    _prompt_length,
-    _reason,
-    echo_text,
-)
+from minillm.testing.renderers import renderer_for, status_phrase
+from minillm.testing.replies import Reply, ResponsePlan
+from minillm.testing.request import RecordedRequest, Wire, echo_text, estimate_tokens, prompt_length
 
 if TYPE_CHECKING:
     from minillm.core.generator import GeneratorInfo
@@ -467,10 +459,9 @@ class MockLLMServer:
                 return self._count_answer(request), sequence
             if request.method != "POST":
                 return Reply.error(404, f"no {request.method} route for {request.path} on the test server"), sequence
-            if request.wire is Wire.ANTHROPIC:
-                refused = anthropic_rule_violation(request.json)
-                if refused is not None:  # as the real API answers; the queued reply stays for the next request
-                    return Reply.error(400, refused), sequence
+            refused = renderer_for(request).rule_violation(request)
+            if refused is not None:  # as the real API answers; the queued reply stays for the next request
+                return Reply.error(400, refused), sequence
             if self._queue:
                 return self._queue.popleft(), sequence
             responder = self._responder
@@ -510,7 +501,7 @@ class MockLLMServer:
         if isinstance(tokens, Reply):
             return tokens
         if tokens is None:
-            tokens = _estimate_tokens(_prompt_length(body) + len(json.dumps(body.get("tools", []))))
+            tokens = estimate_tokens(prompt_length(body) + len(json.dumps(body.get("tools", []))))
         return Reply.raw(200, json.dumps({"input_tokens": tokens}), content_type="application/json")
 
     def _plan(self, request: RecordedRequest) -> ResponsePlan:
@@ -552,7 +543,7 @@ class MockLLMServer:
             return False
         chunked = plan.content_length is None
         framing = {"content-length", "transfer-encoding", "connection"}
-        lines = [f"HTTP/1.1 {plan.status} {_reason(plan.status)}", "Server: minillm-testing"]
+        lines = [f"HTTP/1.1 {plan.status} {status_phrase(plan.status)}", "Server: minillm-testing"]
         lines += [f"{name}: {value}" for name, value in plan.headers if name.lower() not in framing]
         lines.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {plan.content_length}")
         lines.append("Connection: " + ("keep-alive" if keep_alive else "close"))
@@ -606,7 +597,7 @@ class MockLLMServer:
     async def _write_simple(self, writer: asyncio.StreamWriter, status: int, message: str) -> None:
         data = message.encode("utf-8")
         head = (
-            f"HTTP/1.1 {status} {_reason(status)}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"HTTP/1.1 {status} {status_phrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\n"
             f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
         )
         writer.write(head.encode("latin-1") + data)

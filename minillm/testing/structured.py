@@ -31,7 +31,8 @@ from typing import Any
 
 import attrs
 
-from minillm.testing.replies import RecordedRequest, Reply, ResponsePlan, TextReply, Wire
+from minillm.testing.replies import Reply, ResponsePlan, TextReply
+from minillm.testing.request import RecordedRequest, Wire
 
 __all__ = ["JSONReply", "request_schema", "strict_schema_problems"]
 
