@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     )
     from minillm.core.fallback import FallbackGenerator, FallbackReason
     from minillm.core.generator import GeneratorInfo
+    from minillm.core.providers.profiles import CompatibilityProfile, ProfileWarning
     from minillm.core.jsonfix import extract_json, loads, repair_json
     from minillm.core.media import AudioData, DocumentData, ImageData, VideoData
     from minillm.core.messages import ContentPart, Message, MessageContent, ReasoningPart, Role
@@ -92,6 +93,7 @@ __all__ = [
     "CompletionResponse",
     "CompletionStream",
     "ConfigurationError",
+    "CompatibilityProfile",
     "ContentPart",
     "ConversationBuilder",
     "CostEstimate",
@@ -120,6 +122,7 @@ __all__ = [
     "NodeCompletionParameters",
     "OutputSchema",
     "PrettyPrintConfig",
+    "ProfileWarning",
     "ProviderError",
     "ProviderSettings",
     "RateLimitError",
@@ -196,6 +199,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "StreamFinished",
     ),
     "minillm.core.generator": ("GeneratorInfo",),
+    "minillm.core.providers.profiles": ("CompatibilityProfile", "ProfileWarning"),
     "minillm.core.jsonfix": ("extract_json", "loads", "repair_json"),
     "minillm.core.media": ("AudioData", "DocumentData", "ImageData", "VideoData"),
     "minillm.core.messages": ("ContentPart", "Message", "MessageContent", "ReasoningPart", "Role"),
