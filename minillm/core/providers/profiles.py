@@ -161,7 +161,7 @@ _ALL = (
         stream_options=False,
         reasoning="openai",
         reasoning_field="reasoning_content",
-        unsupported={"response_format"},
+        unsupported={"response_format", "repetition_penalty"},
     ),
     CompatibilityProfile(
         "deepseek",
