@@ -54,7 +54,6 @@ if TYPE_CHECKING:
     )
     from minillm.core.fallback import FallbackGenerator, FallbackReason
     from minillm.core.generator import GeneratorInfo
-    from minillm.core.providers.profiles import CompatibilityProfile, ProfileWarning
     from minillm.core.jsonfix import extract_json, loads, repair_json
     from minillm.core.media import AudioData, DocumentData, ImageData, VideoData
     from minillm.core.messages import ContentPart, Message, MessageContent, ReasoningPart, Role
@@ -66,6 +65,7 @@ if TYPE_CHECKING:
         ResponseFormat,
     )
     from minillm.core.pretty import PrettyPrintConfig, format_conversation, pretty_messages
+    from minillm.core.providers.profiles import CompatibilityProfile, ProfileWarning
     from minillm.core.response import CompletionResponse
     from minillm.core.stream import StreamChunk, ToolCallDelta
     from minillm.core.structured import OutputSchema
@@ -89,11 +89,11 @@ __all__ = [
     "Budget",
     "BudgetExceededError",
     "ChatNode",
+    "CompatibilityProfile",
     "CompletionParameters",
     "CompletionResponse",
     "CompletionStream",
     "ConfigurationError",
-    "CompatibilityProfile",
     "ContentPart",
     "ConversationBuilder",
     "CostEstimate",

@@ -18,7 +18,8 @@ from minillm import (
     ReasoningConfig,
     ToolDefinition,
 )
-from minillm.core.providers import PROFILES, GenericProvider, WireRequest
+from minillm.core.providers import GenericProvider, WireRequest
+from minillm.core.providers.profiles import PROFILES
 
 NAMES = ["ollama", "vllm", "llama.cpp", "lmstudio", "deepseek", "groq", "gemini"]
 TOOL = ToolDefinition("lookup", "Look a word up", {"type": "object", "properties": {"word": {"type": "string"}}})
@@ -53,11 +54,11 @@ def quiet_body(provider: GenericProvider, request: WireRequest) -> dict[str, obj
 def test_the_seven_profiles_are_named() -> None:
     assert sorted(PROFILES) == sorted(NAMES)
     for name in NAMES:
-        assert GenericProvider.for_profile(name).profile is PROFILES[name]
+        assert GenericProvider.for_profile(name).profile is PROFILES[name] is CompatibilityProfile.named(name)
 
 
 def test_an_unknown_profile_name_is_refused_with_the_list() -> None:
-    with pytest.raises(InvalidParameterError, match="unknown compatibility profile 'olama'.*ollama, vllm"):
+    with pytest.raises(InvalidParameterError, match=r"unknown compatibility profile 'olama'.*ollama, vllm"):
         GeneratorInfo.custom("x", "http://127.0.0.1:1/v1", "m", profile="olama")
 
 
@@ -163,7 +164,7 @@ def test_with_profile_is_for_custom_generators_only() -> None:
     gen = GeneratorInfo.custom("x", "http://127.0.0.1:1/v1", "m").with_profile("ollama")
     assert isinstance(gen.provider, GenericProvider) and gen.provider.profile is PROFILES["ollama"]
     assert gen.with_profile(None).provider == GenericProvider()
-    with pytest.raises(InvalidParameterError, match="with_profile\\(\\) is for GeneratorInfo.custom"):
+    with pytest.raises(InvalidParameterError, match=r"with_profile\(\) is for GeneratorInfo\.custom"):
         GeneratorInfo.openai("gpt-4o-mini").with_profile("ollama")
 
 

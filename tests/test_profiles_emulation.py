@@ -23,7 +23,7 @@ from minillm import (
     ServerError,
     ToolDefinition,
 )
-from minillm.core.providers import PROFILES
+from minillm.core.providers.profiles import PROFILES
 from minillm.testing import MockLLMServer, Reply
 from minillm.testing.profiles import EMULATIONS
 from tests.conftest import API
@@ -138,9 +138,10 @@ def test_a_refused_parameter_from_the_generators_defaults_is_noted_at_debug(
         assert note not in caplog.text and llm_server.last_request.json["top_k"] == 40
 
 
+GEMINI_TOP_K = r'^API error \(400\): Invalid JSON payload received. Unknown name "top_k": Cannot find field.'
 REFUSALS = [
     ("groq", CompletionParameters(top_k=40), BadRequestError, "property 'top_k' is unsupported"),
-    ("gemini", CompletionParameters(top_k=40), BadRequestError, r'^API error \(400\): Invalid JSON payload received. Unknown name "top_k": Cannot find field.'),
+    ("gemini", CompletionParameters(top_k=40), BadRequestError, GEMINI_TOP_K),
     ("gemini", CompletionParameters(frequency_penalty=0.5), BadRequestError, r'Unknown name "frequency_penalty"'),
     ("lmstudio", CompletionParameters().with_json_response(), BadRequestError, "must be 'json_schema' or 'text'"),
 ]
@@ -184,7 +185,10 @@ def test_llama_cpp_streamed_tools_fail_on_the_server_but_are_refused_before_send
     assert reply.text == "Echo: hi"
 
 
-@pytest.mark.parametrize(("name", "ignored"), [("ollama", ["max_completion_tokens"]), ("deepseek", ["max_completion_tokens"])])
+LENIENT = [("ollama", ["max_completion_tokens"]), ("deepseek", ["max_completion_tokens"])]
+
+
+@pytest.mark.parametrize(("name", "ignored"), LENIENT)
 def test_a_lenient_server_ignores_the_plain_token_limit_key_but_reads_the_profiles(
     api: API, llm_server: MockLLMServer, name: str, ignored: list[str]
 ) -> None:

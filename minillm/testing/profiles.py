@@ -113,7 +113,7 @@ class ServerEmulation:
     name: str
     known: frozenset[str]
     refuse_unknown: bool = False
-    refusal: Refusal = _openai_style(400, "invalid_request_error")
+    refusal: Refusal = attrs.field(factory=lambda: _openai_style(400, "invalid_request_error"))
     values: Callable[[Mapping[str, Any]], Reply | None] | None = None
 
     def ignored_keys(self, body: Any) -> list[str]:

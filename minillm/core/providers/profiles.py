@@ -106,6 +106,12 @@ class CompatibilityProfile:
     message_names: bool = True
     stream_tools: bool = True
 
+    @classmethod
+    def named(cls, name: str) -> CompatibilityProfile:
+        """The named profile: ``"ollama"``, ``"vllm"``, ``"llama.cpp"``, ``"lmstudio"``, ``"deepseek"``,
+        ``"groq"`` or ``"gemini"``."""
+        return profile_named(name)
+
     def fit(self, params: CompletionParameters, explicit: frozenset[str] | None) -> CompletionParameters:
         """``params`` without what this server refuses. ``explicit`` names the fields the caller set (None: take
         all as set); dropping one of those warns (``ProfileWarning``), any other is noted at DEBUG."""
