@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 
@@ -16,9 +17,10 @@ from minillm import (
     Message,
     ProfileWarning,
     ReasoningConfig,
+    StreamChunk,
     ToolDefinition,
 )
-from minillm.core.providers import GenericProvider, WireRequest
+from minillm.core.providers import GenericProvider, ServerSentEvent, WireRequest
 from minillm.core.providers.profiles import PROFILES
 
 NAMES = ["ollama", "vllm", "llama.cpp", "lmstudio", "deepseek", "groq", "gemini"]
@@ -172,3 +174,16 @@ def test_a_profile_overrides_legacy_token_limit_and_reasoning_shape() -> None:
     provider = GenericProvider(legacy_token_limit=True, reasoning="openrouter", profile="groq")
     body = provider.build_body(wire(CompletionParameters(max_tokens=5, reasoning=ReasoningConfig(effort="low"))))
     assert body["max_completion_tokens"] == 5 and body["reasoning_effort"] == "low"
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if PROFILES[n].reasoning_field is not None])
+def test_reasoning_text_is_read_from_each_profiles_reply_field(name: str) -> None:
+    field = PROFILES[name].reasoning_field
+    assert field is not None
+    provider = GenericProvider.for_profile(name)
+    message = {"role": "assistant", "content": "42", field: "adding up"}
+    reply = provider.parse_response({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+    assert (reply.content, reply.reasoning) == ("42", "adding up")
+    event = ServerSentEvent(data=json.dumps({"choices": [{"index": 0, "delta": {field: "adding"}}]}))
+    chunk = provider.parse_stream_event(event)
+    assert isinstance(chunk, StreamChunk) and chunk.reasoning_delta == "adding"

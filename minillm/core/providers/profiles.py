@@ -89,8 +89,8 @@ class CompatibilityProfile:
       (when costs are tracked, or with ``stream_usage``).
     - ``reasoning``: how a ``ReasoningConfig`` is sent (``"openai"``: ``reasoning_effort``; ``"openrouter"``:
       a ``reasoning`` object), or None when the server takes no reasoning request (it is dropped).
-    - ``reasoning_field``: the reply key that carries reasoning text (informative: both ``reasoning`` and
-      ``reasoning_content`` are always read).
+    - ``reasoning_field``: the reply key that carries reasoning text, None when the server sends none apart
+      (informative: both ``reasoning`` and ``reasoning_content`` are always read).
     - ``unsupported``: ``CompletionParameters`` fields the server refuses or ignores; they are dropped.
     - ``message_names``: whether ``messages[].name`` is accepted (else names are dropped).
     - ``stream_tools``: whether tool calls can be streamed; when not, a stream that offers tools is refused
@@ -101,7 +101,7 @@ class CompatibilityProfile:
     token_limit_key: TokenLimitKey = attrs.field(default="max_completion_tokens", validator=_check_key)
     stream_options: bool = False
     reasoning: ReasoningShape | None = attrs.field(default="openai", validator=_check_reasoning)
-    reasoning_field: str = "reasoning_content"
+    reasoning_field: str | None = "reasoning_content"
     unsupported: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     message_names: bool = True
     stream_tools: bool = True
@@ -191,7 +191,7 @@ _ALL = (
         token_limit_key="max_tokens",
         stream_options=True,
         reasoning="openai",
-        reasoning_field="reasoning_content",
+        reasoning_field=None,
         unsupported={"top_k", "repetition_penalty", "frequency_penalty"},
     ),
 )
