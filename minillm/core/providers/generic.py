@@ -126,7 +126,8 @@ class GenericProvider(OpenAIDialect):
         if request.stream and params.tools and not profile.stream_tools:
             raise InvalidParameterError(
                 f"the {profile.name} server cannot stream tool calls (its compatibility profile says so): call "
-                "complete() for a request that offers tools, or drop the tools from this stream"
+                "complete() for a request that offers tools, or drop the tools from this stream; if your build "
+                "does stream them, use attrs.evolve(profile, stream_tools=True) as the profile"
             )
         body = super().build_body(attrs.evolve(request, params=params, include_usage=False))
         if not profile.message_names and any(m.name is not None for m in request.messages):
