@@ -65,6 +65,7 @@ if TYPE_CHECKING:
         ResponseFormat,
     )
     from minillm.core.pretty import PrettyPrintConfig, format_conversation, pretty_messages
+    from minillm.core.providers.profiles import CompatibilityProfile, ProfileWarning
     from minillm.core.response import CompletionResponse
     from minillm.core.stream import StreamChunk, ToolCallDelta
     from minillm.core.structured import OutputSchema
@@ -88,6 +89,7 @@ __all__ = [
     "Budget",
     "BudgetExceededError",
     "ChatNode",
+    "CompatibilityProfile",
     "CompletionParameters",
     "CompletionResponse",
     "CompletionStream",
@@ -120,6 +122,7 @@ __all__ = [
     "NodeCompletionParameters",
     "OutputSchema",
     "PrettyPrintConfig",
+    "ProfileWarning",
     "ProviderError",
     "ProviderSettings",
     "RateLimitError",
@@ -196,6 +199,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "StreamFinished",
     ),
     "minillm.core.generator": ("GeneratorInfo",),
+    "minillm.core.providers.profiles": ("CompatibilityProfile", "ProfileWarning"),
     "minillm.core.jsonfix": ("extract_json", "loads", "repair_json"),
     "minillm.core.media": ("AudioData", "DocumentData", "ImageData", "VideoData"),
     "minillm.core.messages": ("ContentPart", "Message", "MessageContent", "ReasoningPart", "Role"),

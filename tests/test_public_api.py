@@ -22,6 +22,7 @@ PUBLIC_NAMES = [
     "Budget",
     "BudgetExceededError",
     "ChatNode",
+    "CompatibilityProfile",
     "CompletionParameters",
     "CompletionResponse",
     "CompletionStream",
@@ -54,6 +55,7 @@ PUBLIC_NAMES = [
     "NodeCompletionParameters",
     "OutputSchema",
     "PrettyPrintConfig",
+    "ProfileWarning",
     "ProviderError",
     "ProviderSettings",
     "RateLimitError",
@@ -91,6 +93,7 @@ PUBLIC_NAMES = [
 
 PROVIDER_NAMES = [
     "AnthropicProvider",
+    "CompatibilityProfile",
     "GenericProvider",
     "OpenAIDialect",
     "OpenAIProvider",

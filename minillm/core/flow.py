@@ -78,6 +78,29 @@ def effective_params(generator: GeneratorInfo, params: NodeCompletionParameters)
     return generator.default_params.merge(params.params)
 
 
+def explicit_params(params: NodeCompletionParameters) -> frozenset[str]:
+    """The model parameters a call set itself: those of its own ``params`` that differ from the class default
+    (the generator's ``default_params`` are not the caller's choice for this request)."""
+    own = params.params
+    if own is None:
+        return frozenset()
+    return frozenset(
+        field.name
+        for field in attrs.fields(type(own))
+        if field.name != "extra" and getattr(own, field.name) is not None and not _is_class_default(field, own)
+    )
+
+
+def _is_class_default(field: attrs.Attribute[Any], params: Any) -> bool:
+    default: Any = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        default = default.factory()
+    try:
+        return bool(getattr(params, field.name) == default)
+    except Exception:  # a value whose == refuses to compare is taken as set
+        return False
+
+
 def merge_extras(body: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """``body`` with the ``extra`` keys added at the top level; a key the wire already set is refused."""
     if not extra:
@@ -166,6 +189,7 @@ class CompletionCall:
             include_usage=self.include_usage,
             routing=self.params.openrouter_routing,
             schema=self.params.schema,
+            explicit=explicit_params(self.params),
         )
 
     def request(self) -> HTTPRequest:

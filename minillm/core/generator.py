@@ -31,6 +31,7 @@ from minillm.core.providers.base import Provider
 from minillm.core.providers.generic import GenericProvider
 from minillm.core.providers.openai import OpenAIProvider
 from minillm.core.providers.openrouter import OpenRouterProvider
+from minillm.core.providers.profiles import CompatibilityProfile
 from minillm.core.usage import TokenPrice
 
 __all__ = ["GeneratorInfo", "validate_header"]
@@ -237,15 +238,24 @@ class GeneratorInfo:
 
     @classmethod
     def custom(
-        cls, name: str, base_url: str, model: str, *, legacy_token_limit: bool = False, stream_usage: bool = False
+        cls,
+        name: str,
+        base_url: str,
+        model: str,
+        *,
+        legacy_token_limit: bool = False,
+        stream_usage: bool = False,
+        profile: str | CompatibilityProfile | None = None,
     ) -> GeneratorInfo:
         """Any OpenAI-compatible server, no credential (add one with ``with_api_key``).
 
         ``legacy_token_limit=True`` sends ``max_tokens`` instead of ``max_completion_tokens``.
         ``stream_usage=True`` asks for token usage on streams (``stream_options.include_usage``) and waits for
         it; off by default, as some servers refuse keys they do not know (see ``with_stream_usage``).
+        ``profile`` fits the body to one server (``"ollama"``, ``"vllm"``, ``"llama.cpp"``, ``"lmstudio"``,
+        ``"deepseek"``, ``"groq"``, ``"gemini"``, or a ``CompatibilityProfile``); see ``with_profile``.
         """
-        provider = GenericProvider(legacy_token_limit=legacy_token_limit, stream_usage=stream_usage)
+        provider = GenericProvider(legacy_token_limit=legacy_token_limit, stream_usage=stream_usage, profile=profile)
         return cls(name, base_url, model, provider=provider)
 
     # Builders -----------------------------------------------------------------------------------------
@@ -305,6 +315,17 @@ class GeneratorInfo:
                 "asks for usage on streams its own way, so leave it out"
             )
         return attrs.evolve(self, provider=attrs.evolve(provider, stream_usage=enabled))
+
+    def with_profile(self, profile: str | CompatibilityProfile | None) -> GeneratorInfo:
+        """On a ``custom`` generator: fit requests to one server's compatibility profile (its token-limit key,
+        ``stream_options``, reasoning shape, refused parameters, tool streaming); None removes it."""
+        provider = self.provider
+        if not isinstance(provider, GenericProvider):
+            raise InvalidParameterError(
+                f"with_profile() is for GeneratorInfo.custom generators; the {provider.name!r} wire is already fitted "
+                "to its provider"
+            )
+        return attrs.evolve(self, provider=provider.with_profile(profile))
 
     def with_vision(self, enabled: bool = True) -> GeneratorInfo:
         return attrs.evolve(self, supports_vision=enabled)

@@ -80,7 +80,10 @@ class HTTPRequest:
 
 
 def error_message_from_body(data: Any, raw: str) -> str:
-    """The human message inside an error body (``{"error": {"message": ...}}`` and friends), else a preview."""
+    """The human message inside an error body (``{"error": {"message": ...}}`` and friends, also wrapped in a
+    one-item list as Google's OpenAI-compatible endpoint sends it), else a preview."""
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
     if isinstance(data, Mapping):
         err = data.get("error")
         if isinstance(err, Mapping):

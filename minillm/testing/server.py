@@ -29,6 +29,7 @@ import attrs
 
 from minillm.core.errors import ConfigurationError, InvalidParameterError
 from minillm.testing.models import DEFAULT_MODELS
+from minillm.testing.profiles import ServerEmulation, emulation_for
 from minillm.testing.renderers import renderer_for, status_phrase
 from minillm.testing.replies import Reply, ResponsePlan
 from minillm.testing.request import RecordedRequest, Wire, echo_text, estimate_tokens, prompt_length
@@ -84,7 +85,8 @@ class MockLLMServer:
     ``enqueue``, and read what was sent in ``requests``. Every method is thread-safe.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, profile: str | None = None) -> None:
+        self._emulation: ServerEmulation | None = None if profile is None else emulation_for(profile)
         self._host = host
         self._requested_port = port
         self._port: int | None = None
@@ -219,6 +221,18 @@ class MockLLMServer:
         with self._lock:
             self._responder = responder
 
+    def emulate(self, profile: str | None) -> None:
+        """Answer chat completions as the server of a named compatibility profile would (``"ollama"``,
+        ``"groq"``, ...): refuse what it refuses, with its status and error body; None stops emulating."""
+        emulation = None if profile is None else emulation_for(profile)
+        with self._lock:
+            self._emulation = emulation
+
+    @property
+    def emulation(self) -> ServerEmulation | None:
+        """The emulated server (``emulation.ignored_keys(body)`` names what it would ignore), or None."""
+        return self._emulation
+
     def set_generation(self, generation_id: str, record: Mapping[str, Any] | Reply, *, pending_polls: int = 0) -> None:
         """Script OpenRouter's ``GET .../generation?id=<generation_id>``: the answer is ``{"data": record}``
         (or ``record`` if it is a ``Reply``), after ``pending_polls`` lookups answered 404 "not found yet".
@@ -289,8 +303,10 @@ class MockLLMServer:
             self._requests.clear()
 
     def reset(self) -> None:
-        """Forget recorded requests, queued replies, the responder, generation records and errors."""
+        """Forget recorded requests, queued replies, the responder, generation records, errors and the
+        emulated server."""
         with self._lock:
+            self._emulation = None
             self._requests.clear()
             self._queue.clear()
             self._responder = None
@@ -462,6 +478,10 @@ class MockLLMServer:
             refused = renderer_for(request).rule_violation(request)
             if refused is not None:  # as the real API answers; the queued reply stays for the next request
                 return Reply.error(400, refused), sequence
+            if self._emulation is not None and request.wire is Wire.OPENAI:
+                refusal = self._emulation.check(request)
+                if refusal is not None:  # as the emulated server answers; the queued reply stays
+                    return refusal, sequence
             if self._queue:
                 return self._queue.popleft(), sequence
             responder = self._responder

@@ -14,10 +14,12 @@ from minillm.core.providers.generic import GenericProvider
 from minillm.core.providers.openai import OpenAIProvider
 from minillm.core.providers.openai_wire import OpenAIDialect
 from minillm.core.providers.openrouter import OpenRouterProvider
+from minillm.core.providers.profiles import CompatibilityProfile
 from minillm.core.sse import ServerSentEvent
 
 __all__ = [
     "AnthropicProvider",
+    "CompatibilityProfile",
     "GenericProvider",
     "OpenAIDialect",
     "OpenAIProvider",

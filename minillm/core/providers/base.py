@@ -40,7 +40,9 @@ class WireRequest:
     applied. ``params`` are the effective parameters (request over generator defaults). ``include_usage``
     asks for token usage when the wire needs asking. ``routing`` is OpenRouter's provider routing, which
     only the OpenRouter wire sends. ``schema`` is the reply schema set with ``with_schema``, which each wire
-    sends its own way (a ``response_format``, a forced tool, an instruction in the prompt).
+    sends its own way (a ``response_format``, a forced tool, an instruction in the prompt). ``explicit`` names
+    the parameters the caller set (not the generator's defaults), so a wire that must leave one out can warn
+    about those and only note the others; None takes every parameter as set.
     """
 
     model: str
@@ -50,6 +52,7 @@ class WireRequest:
     include_usage: bool = False
     routing: ProviderSettings | None = None
     schema: OutputSchema | None = None
+    explicit: frozenset[str] | None = None
 
 
 @attrs.frozen
