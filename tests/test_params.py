@@ -18,6 +18,8 @@ from minillm.core.params import (
 )
 from minillm.core.tools import ToolChoice, ToolDefinition
 from minillm.core.usage import CostInfo, TokenPrice, unknown_cost
+from minillm.testing import MockLLMServer
+from tests.conftest import API
 
 T1, T2, T3 = ToolDefinition("t1"), ToolDefinition("t2"), ToolDefinition("t3")
 
@@ -480,3 +482,14 @@ def test_negative_retry_through_builder_raises() -> None:
 def test_zero_max_tokens_is_allowed_for_cache_warm_ups() -> None:
     # ensure_cached warms the cache with a request for no tokens at all
     assert CompletionParameters(max_tokens=0).max_tokens == 0
+
+
+def test_model_parameters_passed_where_node_parameters_go_get_a_clear_error(
+    api: API, llm_server: MockLLMServer
+) -> None:
+    from minillm import ChatNode
+
+    gen = llm_server.generator("openai", "m")
+    with pytest.raises(InvalidParameterError, match=r"NodeCompletionParameters\(params=CompletionParameters"):
+        api.complete(ChatNode.user("Hi"), gen, CompletionParameters(temperature=0.1))  # type: ignore[arg-type]
+    assert llm_server.requests == []

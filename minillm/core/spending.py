@@ -18,7 +18,7 @@ import attrs
 from minillm.core import seam
 from minillm.core.budget import CostEstimate, make_estimate
 from minillm.core.catalog import resolve_flow
-from minillm.core.errors import APIConnectionError, APIError, MaxRetriesExceededError
+from minillm.core.errors import APIConnectionError, APIError, InvalidParameterError, MaxRetriesExceededError
 from minillm.core.tokens import TokenCount, count_flow
 
 if TYPE_CHECKING:
@@ -105,6 +105,20 @@ class CostMethods:
 # ----- guarding a completion -------------------------------------------------------------------------------------
 
 
+def _check_params(params: object) -> None:
+    """Refuse what is not a ``NodeCompletionParameters`` before anything reads it, saying how to pass it."""
+    from minillm.core.params import CompletionParameters, NodeCompletionParameters
+
+    if params is None or isinstance(params, NodeCompletionParameters):
+        return
+    hint = (
+        "; wrap model parameters as NodeCompletionParameters(params=CompletionParameters(...))"
+        if isinstance(params, CompletionParameters)
+        else ""
+    )
+    raise InvalidParameterError(f"params must be a NodeCompletionParameters, got {type(params).__name__}{hint}")
+
+
 def _first_of(generator: GeneratorInfo | FallbackGenerator) -> GeneratorInfo:
     """The generator a request is estimated and priced with: a fallback chain's first (the one asked first)."""
     from minillm.core.fallback import FallbackGenerator
@@ -167,6 +181,7 @@ def guarded(
     cost_of: Callable[[T], CostInfo] | None = None,
 ) -> T:
     """Run ``send`` within the request's budget (and with its catalog price resolved); see the module doc."""
+    _check_params(params)
     first = _first_of(generator)
     if not _needs_guard(first, params, wants_cost):
         return send(generator, params)
@@ -197,6 +212,7 @@ async def aguarded(
     cost_of: Callable[[T], CostInfo] | None = None,
 ) -> T:
     """``guarded``, awaited."""
+    _check_params(params)
     first = _first_of(generator)
     if not _needs_guard(first, params, wants_cost):
         return await send(generator, params)
