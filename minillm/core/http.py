@@ -33,6 +33,8 @@ __all__ = [
 # One encoder for every body (json.dumps with options would build a new one per call).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "proxy-authorization", "api-key", "cookie"})
 
 
@@ -166,7 +168,10 @@ def decode_json_body(body: bytes) -> Any:
     """Parse a 2xx body as JSON; anything else is a ``MalformedResponseError`` with a preview."""
     try:
         try:
-            return loads_json_text(body.decode("utf-8-sig"))  # the usual body: UTF-8 (a byte-order mark allowed)
+            # The usual body: UTF-8, a byte-order mark allowed (the plain codec skips the Python-level
+            # "utf-8-sig" decoder when there is none).
+            text = body[3:].decode() if body[:3] == _UTF8_BOM else body.decode()
+            return loads_json_text(text)
         except ValueError:
             return json.loads(body)  # anything else, read as json.loads reads bytes (UTF-16, UTF-32) or refused
     except (ValueError, RecursionError) as e:

@@ -137,12 +137,16 @@ def parse_openai_usage(data: object) -> Usage | None:
     ``cached_tokens`` is part of ``prompt_tokens`` and is subtracted; ``cache_write_tokens`` is not (it is
     additive). Usage that claims more cached tokens than prompt tokens is inconsistent and dropped.
     """
-    if data is None or not isinstance(data, Mapping):
+    if data is None or not isinstance(data, (dict, Mapping)):
         return None
-    prompt = _v.token_count(data.get("prompt_tokens"))
-    details = _mapping(data.get("prompt_tokens_details"))
-    read = _v.token_count(details.get("cached_tokens"))
-    write = _v.token_count(details.get("cache_write_tokens"))
+    prompt = _count(data.get("prompt_tokens"))
+    details = data.get("prompt_tokens_details")
+    if details:
+        details = _mapping(details)
+        read = _count(details.get("cached_tokens"))
+        write = _count(details.get("cache_write_tokens"))
+    else:
+        read = write = 0
     if read > prompt:
         _log.warning(
             "ignoring usage that reports more cached tokens (%d) than prompt tokens (%d); cost will be unknown",
@@ -150,14 +154,15 @@ def parse_openai_usage(data: object) -> Usage | None:
             prompt,
         )
         return None
-    reasoning = _optional_count(_mapping(data.get("completion_tokens_details")).get("reasoning_tokens"))
-    return Usage(
-        uncached_input_tokens=prompt - read,
-        cache_read_tokens=read,
-        cache_write_tokens=write,
-        completion_tokens=_v.token_count(data.get("completion_tokens")),
-        reasoning_tokens=reasoning,
-    )
+    completion_details = data.get("completion_tokens_details")
+    reasoning = _optional_count(_mapping(completion_details).get("reasoning_tokens")) if completion_details else None
+    # Positional: uncached input, cache read, cache write, completion, cost, upstream cost, reasoning.
+    return Usage(prompt - read, read, write, _count(data.get("completion_tokens")), None, None, reasoning)
+
+
+def _count(value: object) -> int:
+    """``token_count``, without a call for the usual value (a non-negative int)."""
+    return value if type(value) is int and value >= 0 else _v.token_count(value)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -520,14 +525,17 @@ class OpenAIDialect:
         chunk_id = data.get("id")
         finish = choice.get("finish_reason")
         chunk = StreamChunk(
-            delta=text,
-            id=chunk_id if isinstance(chunk_id, str) and chunk_id else None,
-            finish_reason=finish if isinstance(finish, str) and finish else None,
+            text,
+            chunk_id if isinstance(chunk_id, str) and chunk_id else None,
+            finish if isinstance(finish, str) and finish else None,
             # Most chunks carry neither: their parsers are only called when there is something to parse.
-            usage=None if usage is None else self.parse_usage(usage),
-            tool_calls=None if tool_calls is None else _parse_tool_deltas(tool_calls),
+            None if usage is None else self.parse_usage(usage),
+            None if tool_calls is None else _parse_tool_deltas(tool_calls),
         )
-        if "reasoning" in delta or "reasoning_content" in delta or "reasoning_details" in delta or "refusal" in delta:
+        # A delta of text alone (the usual one: its only key is "content") holds nothing more to look for.
+        if (len(delta) != 1 or not text) and (
+            "reasoning" in delta or "reasoning_content" in delta or "reasoning_details" in delta or "refusal" in delta
+        ):
             return self._with_reasoning(chunk, delta)
         return chunk if text or not chunk.is_empty() else None  # the usual chunk has text: no more to check
 
