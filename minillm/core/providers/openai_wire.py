@@ -297,6 +297,7 @@ def _nonempty_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})  # a parsed reply's headers until the transport's are set
 _NOTHING: Mapping[str, Any] = MappingProxyType({})  # what an absent or malformed JSON object reads as
 
 
@@ -468,7 +469,8 @@ class OpenAIDialect:
             raise MalformedResponseError(
                 f"expected a JSON object with 'choices' from the provider, got: {_json_preview(data)}"
             )
-        _raise_error_object(data)
+        if "error" in data:
+            _raise_error_object(data)
         choice = _first_choice(data)
         message = choice.get("message")
         if not isinstance(message, (dict, Mapping)):
@@ -477,21 +479,28 @@ class OpenAIDialect:
             )
         content = message.get("content")
         finish = choice.get("finish_reason")
-        details = _details(message.get("reasoning_details"))
+        # The usual reply has none of these: the helpers that read them run only when they are there.
+        raw_details = message.get("reasoning_details")
+        details = _details(raw_details) if raw_details is not None else []
         refusal = message.get("refusal")
-        calls, unknown_calls = _parse_tool_calls(message.get("tool_calls"))
+        raw_calls = message.get("tool_calls")
+        calls, unknown_calls = _parse_tool_calls(raw_calls) if raw_calls is not None else ((), ())
+        identifier, model = data.get("id"), data.get("model")
+        # Positional, in the field order: id, model, content, finish reason, usage, tool calls, headers (the
+        # transport's, added later), media, reasoning, refusal, reasoning parts, unknown tool calls.
         return CompletionResponse(
-            id=_str_or_empty(data.get("id")),
-            model=_str_or_empty(data.get("model")),
-            content=content if isinstance(content, str) else "",
-            finish_reason=finish if isinstance(finish, str) else None,
-            usage=self.parse_usage(data.get("usage")),
-            tool_calls=calls,
-            media=self.parse_media(message),
-            reasoning=_reasoning_text(message) or _detail_text(details) or None,
-            refusal=refusal if isinstance(refusal, str) and refusal else None,
-            reasoning_parts=self._reasoning_parts(details),
-            unknown_tool_calls=unknown_calls,
+            identifier if isinstance(identifier, str) else "",
+            model if isinstance(model, str) else "",
+            content if isinstance(content, str) else "",
+            finish if isinstance(finish, str) else None,
+            self.parse_usage(data.get("usage")),
+            calls,
+            _NO_HEADERS,
+            self.parse_media(message),
+            _reasoning_text(message) or (_detail_text(details) if details else "") or None,
+            refusal if isinstance(refusal, str) and refusal else None,
+            self._reasoning_parts(details) if details else (),
+            unknown_calls,
         )
 
     def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
