@@ -4,7 +4,7 @@ a typed error. Nothing here sends anything."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -147,6 +147,8 @@ def body_too_large(limit: int) -> MalformedResponseError:
 
 
 _DECODER = json.JSONDecoder()
+# The C scanner under raw_decode: (value, end) of the JSON value at an index; StopIteration when there is none.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def loads_json_text(text: str) -> Any:
@@ -156,8 +158,8 @@ def loads_json_text(text: str) -> Any:
     Raises ``ValueError`` (``json.JSONDecodeError``) or ``RecursionError`` exactly as ``json.loads`` does.
     """
     try:
-        value, end = _DECODER.raw_decode(text)
-    except ValueError:
+        value, end = _SCAN(text, 0)  # raw_decode without its Python frame: the C scanner itself
+    except (StopIteration, ValueError):
         return json.loads(text)  # leading whitespace, or not JSON: json.loads says which
     if end != len(text):
         return json.loads(text)  # trailing whitespace, or trailing data (which json.loads refuses)
