@@ -70,6 +70,17 @@ def test_secret_with_a_line_break_is_refused_without_echoing_it() -> None:
         ApiKey(42)  # type: ignore[arg-type]
 
 
+def test_a_fixed_secret_resolves_the_same_every_time_and_a_bad_one_fails_every_time() -> None:
+    # A fixed key's checked credential is made once; a refusal is never remembered as a success.
+    key = ApiKey(CANARY, source="the test")
+    assert key.resolve() == key.resolve() == ResolvedCredential("api_key", CANARY, source="the test")
+    assert BearerToken(CANARY).resolve().kind == "bearer"
+    bad = ApiKey("a\tb")
+    for _ in range(2):
+        with pytest.raises(ConfigurationError, match="tab"):
+            bad.resolve()
+
+
 # --- resolve -----------------------------------------------------------------------------------------------
 
 

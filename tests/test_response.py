@@ -179,6 +179,14 @@ def test_tool_call_defaults_and_to_dict() -> None:
 # ----- a response's headers -------------------------------------------------------------------------------
 
 
+def test_headers_set_on_a_just_parsed_response_read_in_lower_case() -> None:
+    response = CompletionResponse(id="r1", model="m", content="hi", usage=Usage(completion_tokens=2))
+    same = response._headers_set({"X-Request-Id": "abc"})
+    assert same is response  # given in place, not copied
+    assert dict(response.headers) == {"x-request-id": "abc"}
+    assert response == attrs.evolve(response, headers={"x-request-id": "abc"})
+
+
 def test_attaching_headers_keeps_every_other_field() -> None:
     # _with_headers writes attrs.evolve out by hand; this fails if a field is ever added and not copied.
     response = CompletionResponse(

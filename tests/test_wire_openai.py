@@ -551,6 +551,27 @@ def test_usage_with_more_cached_than_prompt_tokens_is_dropped() -> None:
     assert r.usage is None
 
 
+def test_usage_counts_that_are_not_plain_ints_read_as_token_counts() -> None:
+    # Booleans, negatives and fractions read as 0, integral floats as ints; empty or odd details add nothing.
+    odd = {
+        "prompt_tokens": True,
+        "completion_tokens": -3,
+        "prompt_tokens_details": [1],
+        "completion_tokens_details": {},
+    }
+    assert parse_openai_usage(odd) == Usage()
+    usage = parse_openai_usage(
+        {
+            "prompt_tokens": 12.0,
+            "completion_tokens": 2.5,
+            "prompt_tokens_details": {"cached_tokens": 2.0, "cache_write_tokens": None},
+            "completion_tokens_details": {"reasoning_tokens": 4},
+        }
+    )
+    assert usage == Usage(uncached_input_tokens=10, cache_read_tokens=2, completion_tokens=0, reasoning_tokens=4)
+    assert parse_openai_usage({"prompt_tokens": 5, "completion_tokens": 7}) == Usage(5, 0, 0, 7)
+
+
 def test_usage_with_every_prompt_token_cached_is_valid() -> None:
     usage = parse_openai_usage({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 10}})
     assert usage == Usage(uncached_input_tokens=0, cache_read_tokens=10)

@@ -11,6 +11,7 @@ token that Claude Code refreshed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -97,6 +98,13 @@ class ResolvedCredential:
         return f"ResolvedCredential(kind={self.kind!r}, secret=***)"
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(kind: Literal["api_key", "bearer"], secret: str, source: str) -> ResolvedCredential:
+    """The checked credential of a fixed secret, made once rather than on every request (a secret that
+    cannot be sent raises every time: an exception is never cached)."""
+    return ResolvedCredential(kind, secret, source=source)
+
+
 @runtime_checkable
 class Auth(Protocol):
     """Anything that can produce a credential when a request is built."""
@@ -119,7 +127,7 @@ class ApiKey:
     source: str = attrs.field(default="the key given to ApiKey", kw_only=True, eq=False)
 
     def resolve(self) -> ResolvedCredential:
-        return ResolvedCredential("api_key", self.secret, source=self.source)
+        return _resolved("api_key", self.secret, self.source)
 
     def __repr__(self) -> str:
         return "ApiKey(***)"
@@ -133,7 +141,7 @@ class BearerToken:
     source: str = attrs.field(default="the token given to BearerToken", kw_only=True, eq=False)
 
     def resolve(self) -> ResolvedCredential:
-        return ResolvedCredential("bearer", self.secret, source=self.source)
+        return _resolved("bearer", self.secret, self.source)
 
     def __repr__(self) -> str:
         return "BearerToken(***)"

@@ -131,10 +131,15 @@ def assemble_request(generator: GeneratorInfo, wire: WireRequest) -> HTTPRequest
     provider = generator.provider
     credential = generator.auth.resolve()
     headers: list[tuple[str, str]] = [("Content-Type", "application/json")]
-    for name, value in provider.headers(credential, generator.app_attribution):
-        _set_header(headers, name, value)
-    for name, value in generator.custom_headers:
-        _set_header(headers, name, value)
+    names = {"content-type"}  # the lower-case names in headers so far
+    for pairs in (provider.headers(credential, generator.app_attribution), generator.custom_headers):
+        for name, value in pairs:
+            lowered = name.lower()
+            if lowered in names:
+                _set_header(headers, name, value)
+            else:
+                names.add(lowered)
+                headers.append((name, value))
     body = merge_extras(provider.build_body(wire), wire.params.extra)
     return HTTPRequest("POST", provider.completions_url(generator.base_url), tuple(headers), body)
 
@@ -205,7 +210,7 @@ class CompletionCall:
         """The response for an HTTP answer, or the typed error it stands for."""
         if not 200 <= status < 300:
             raise api_error(status, headers, body)
-        return self.generator.provider.parse_response(decode_json_body(body))._with_headers(headers)
+        return self.generator.provider.parse_response(decode_json_body(body))._headers_set(headers)
 
     def stream_started(self, status: int, headers: Mapping[str, str]) -> bool:
         """Whether a streamed answer can be handed to the caller: a 2xx that is not a document (an HTML

@@ -4,7 +4,7 @@ a typed error. Nothing here sends anything."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -32,6 +32,8 @@ __all__ = [
 
 # One encoder for every body (json.dumps with options would build a new one per call).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "proxy-authorization", "api-key", "cookie"})
 
@@ -148,6 +150,8 @@ def body_too_large(limit: int) -> MalformedResponseError:
 
 
 _DECODER = json.JSONDecoder()
+# The C scanner under raw_decode: (value, end) of the JSON value at an index; StopIteration when there is none.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def loads_json_text(text: str) -> Any:
@@ -157,8 +161,8 @@ def loads_json_text(text: str) -> Any:
     Raises ``ValueError`` (``json.JSONDecodeError``) or ``RecursionError`` exactly as ``json.loads`` does.
     """
     try:
-        value, end = _DECODER.raw_decode(text)
-    except ValueError:
+        value, end = _SCAN(text, 0)  # raw_decode without its Python frame: the C scanner itself
+    except (StopIteration, ValueError):
         return json.loads(text)  # leading whitespace, or not JSON: json.loads says which
     if end != len(text):
         return json.loads(text)  # trailing whitespace, or trailing data (which json.loads refuses)
@@ -169,7 +173,10 @@ def decode_json_body(body: bytes) -> Any:
     """Parse a 2xx body as JSON; anything else is a ``MalformedResponseError`` with a preview."""
     try:
         try:
-            return loads_json_text(body.decode("utf-8-sig"))  # the usual body: UTF-8 (a byte-order mark allowed)
+            # The usual body: UTF-8, a byte-order mark allowed (the plain codec skips the Python-level
+            # "utf-8-sig" decoder when there is none).
+            text = body[3:].decode() if body[:3] == _UTF8_BOM else body.decode()
+            return loads_json_text(text)
         except ValueError:
             return json.loads(body)  # anything else, read as json.loads reads bytes (UTF-16, UTF-32) or refused
     except (ValueError, RecursionError) as e:

@@ -343,6 +343,8 @@ def _as_parts(value: str | tuple[ContentPart, ...]) -> tuple[ContentPart, ...]:
 
 
 def _to_content(value: str | MessageContent | Sequence[ContentPart]) -> MessageContent:
+    if type(value) is str:  # the usual content, checked first
+        return MessageContent(value)
     if isinstance(value, MessageContent):
         return value
     if isinstance(value, str):
@@ -426,6 +428,8 @@ class ReasoningPart:
 
 
 def _to_reasoning_parts(value: Iterable[ReasoningPart]) -> tuple[ReasoningPart, ...]:
+    if type(value) is tuple and not value:  # the usual message has none
+        return ()
     parts = tuple(value)
     for p in parts:
         if not isinstance(p, ReasoningPart):

@@ -95,6 +95,12 @@ class CompletionResponse:
             self.unknown_tool_calls,
         )
 
+    def _headers_set(self, headers: Mapping[str, str]) -> CompletionResponse:
+        """This response, just built by a wire's parser and not yet seen by anyone, given the HTTP headers in
+        place: ``_with_headers`` without building a second response, once per request."""
+        object.__setattr__(self, "headers", _lower_keys(headers))
+        return self
+
     def is_complete(self) -> bool:
         """True when the model stopped on its own (``finish_reason == "stop"``)."""
         return self.finish_reason == "stop"

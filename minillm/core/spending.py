@@ -19,11 +19,11 @@ from minillm.core import seam
 from minillm.core.budget import CostEstimate, make_estimate
 from minillm.core.catalog import resolve_flow
 from minillm.core.errors import APIConnectionError, APIError, InvalidParameterError, MaxRetriesExceededError
+from minillm.core.fallback import FallbackGenerator
 from minillm.core.tokens import TokenCount, count_flow
 
 if TYPE_CHECKING:
     from minillm.core.budget import Budget, Reservation
-    from minillm.core.fallback import FallbackGenerator
     from minillm.core.generator import GeneratorInfo
     from minillm.core.params import NodeCompletionParameters
     from minillm.core.seam import AsyncCompletionClient, SyncCompletionClient
@@ -121,8 +121,6 @@ def _check_params(params: object) -> None:
 
 def _first_of(generator: GeneratorInfo | FallbackGenerator) -> GeneratorInfo:
     """The generator a request is estimated and priced with: a fallback chain's first (the one asked first)."""
-    from minillm.core.fallback import FallbackGenerator
-
     return generator.generators[0] if isinstance(generator, FallbackGenerator) else generator
 
 

@@ -153,7 +153,13 @@ class SSEDecoder:
             if self._size + len(data) - 1 > self._max:
                 self._overflow([])
             self._size = 0
-            return [self._event(data[6:-2].decode("utf-8", "replace"))]
+            # What _event does, written out: this runs once per event of a completion stream.
+            self._last_event_id = self._id_buffer
+            event = ServerSentEvent(
+                self._event_type or "message", data[6:-2].decode("utf-8", "replace"), self._id_buffer, self._retry
+            )
+            self._event_type, self._retry = "", None
+            return [event]
         if not data:
             return []
         if self._skip_lf:

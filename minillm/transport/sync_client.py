@@ -496,9 +496,11 @@ class CompletionStream:
                 self._fail(e)
             if chunks:
                 self._clock.event()
-                self._pending = iter(chunks)
                 if self._trace is not None and not self._trace.first_chunk_seen:
                     self._client._emit(self._trace.first_chunk())
+                if len(chunks) == 1 and not self._parser.finished:
+                    return chunks[0]  # the usual piece: one chunk, handed over without an iterator
+                self._pending = iter(chunks)
             elif self._clock.expired():
                 silence = f"no stream event for {self._clock.limit} s (keep-alive comments only)"
                 self._fail(APITimeoutError(silence))

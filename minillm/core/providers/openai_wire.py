@@ -137,12 +137,16 @@ def parse_openai_usage(data: object) -> Usage | None:
     ``cached_tokens`` is part of ``prompt_tokens`` and is subtracted; ``cache_write_tokens`` is not (it is
     additive). Usage that claims more cached tokens than prompt tokens is inconsistent and dropped.
     """
-    if data is None or not isinstance(data, Mapping):
+    if data is None or not isinstance(data, (dict, Mapping)):
         return None
-    prompt = _v.token_count(data.get("prompt_tokens"))
-    details = _mapping(data.get("prompt_tokens_details"))
-    read = _v.token_count(details.get("cached_tokens"))
-    write = _v.token_count(details.get("cache_write_tokens"))
+    prompt = _count(data.get("prompt_tokens"))
+    details = data.get("prompt_tokens_details")
+    if details:
+        details = _mapping(details)
+        read = _count(details.get("cached_tokens"))
+        write = _count(details.get("cache_write_tokens"))
+    else:
+        read = write = 0
     if read > prompt:
         _log.warning(
             "ignoring usage that reports more cached tokens (%d) than prompt tokens (%d); cost will be unknown",
@@ -150,14 +154,15 @@ def parse_openai_usage(data: object) -> Usage | None:
             prompt,
         )
         return None
-    reasoning = _optional_count(_mapping(data.get("completion_tokens_details")).get("reasoning_tokens"))
-    return Usage(
-        uncached_input_tokens=prompt - read,
-        cache_read_tokens=read,
-        cache_write_tokens=write,
-        completion_tokens=_v.token_count(data.get("completion_tokens")),
-        reasoning_tokens=reasoning,
-    )
+    completion_details = data.get("completion_tokens_details")
+    reasoning = _optional_count(_mapping(completion_details).get("reasoning_tokens")) if completion_details else None
+    # Positional: uncached input, cache read, cache write, completion, cost, upstream cost, reasoning.
+    return Usage(prompt - read, read, write, _count(data.get("completion_tokens")), None, None, reasoning)
+
+
+def _count(value: object) -> int:
+    """``token_count``, without a call for the usual value (a non-negative int)."""
+    return value if type(value) is int and value >= 0 else _v.token_count(value)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -292,6 +297,7 @@ def _nonempty_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})  # a parsed reply's headers until the transport's are set
 _NOTHING: Mapping[str, Any] = MappingProxyType({})  # what an absent or malformed JSON object reads as
 
 
@@ -463,7 +469,8 @@ class OpenAIDialect:
             raise MalformedResponseError(
                 f"expected a JSON object with 'choices' from the provider, got: {_json_preview(data)}"
             )
-        _raise_error_object(data)
+        if "error" in data:
+            _raise_error_object(data)
         choice = _first_choice(data)
         message = choice.get("message")
         if not isinstance(message, (dict, Mapping)):
@@ -472,21 +479,28 @@ class OpenAIDialect:
             )
         content = message.get("content")
         finish = choice.get("finish_reason")
-        details = _details(message.get("reasoning_details"))
+        # The usual reply has none of these: the helpers that read them run only when they are there.
+        raw_details = message.get("reasoning_details")
+        details = _details(raw_details) if raw_details is not None else []
         refusal = message.get("refusal")
-        calls, unknown_calls = _parse_tool_calls(message.get("tool_calls"))
+        raw_calls = message.get("tool_calls")
+        calls, unknown_calls = _parse_tool_calls(raw_calls) if raw_calls is not None else ((), ())
+        identifier, model = data.get("id"), data.get("model")
+        # Positional, in the field order: id, model, content, finish reason, usage, tool calls, headers (the
+        # transport's, added later), media, reasoning, refusal, reasoning parts, unknown tool calls.
         return CompletionResponse(
-            id=_str_or_empty(data.get("id")),
-            model=_str_or_empty(data.get("model")),
-            content=content if isinstance(content, str) else "",
-            finish_reason=finish if isinstance(finish, str) else None,
-            usage=self.parse_usage(data.get("usage")),
-            tool_calls=calls,
-            media=self.parse_media(message),
-            reasoning=_reasoning_text(message) or _detail_text(details) or None,
-            refusal=refusal if isinstance(refusal, str) and refusal else None,
-            reasoning_parts=self._reasoning_parts(details),
-            unknown_tool_calls=unknown_calls,
+            identifier if isinstance(identifier, str) else "",
+            model if isinstance(model, str) else "",
+            content if isinstance(content, str) else "",
+            finish if isinstance(finish, str) else None,
+            self.parse_usage(data.get("usage")),
+            calls,
+            _NO_HEADERS,
+            self.parse_media(message),
+            _reasoning_text(message) or (_detail_text(details) if details else "") or None,
+            refusal if isinstance(refusal, str) and refusal else None,
+            self._reasoning_parts(details) if details else (),
+            unknown_calls,
         )
 
     def parse_stream_event(self, event: ServerSentEvent) -> StreamChunk | StreamEnd | None:
@@ -520,14 +534,17 @@ class OpenAIDialect:
         chunk_id = data.get("id")
         finish = choice.get("finish_reason")
         chunk = StreamChunk(
-            delta=text,
-            id=chunk_id if isinstance(chunk_id, str) and chunk_id else None,
-            finish_reason=finish if isinstance(finish, str) and finish else None,
+            text,
+            chunk_id if isinstance(chunk_id, str) and chunk_id else None,
+            finish if isinstance(finish, str) and finish else None,
             # Most chunks carry neither: their parsers are only called when there is something to parse.
-            usage=None if usage is None else self.parse_usage(usage),
-            tool_calls=None if tool_calls is None else _parse_tool_deltas(tool_calls),
+            None if usage is None else self.parse_usage(usage),
+            None if tool_calls is None else _parse_tool_deltas(tool_calls),
         )
-        if "reasoning" in delta or "reasoning_content" in delta or "reasoning_details" in delta or "refusal" in delta:
+        # A delta of text alone (the usual one: its only key is "content") holds nothing more to look for.
+        if (len(delta) != 1 or not text) and (
+            "reasoning" in delta or "reasoning_content" in delta or "reasoning_details" in delta or "refusal" in delta
+        ):
             return self._with_reasoning(chunk, delta)
         return chunk if text or not chunk.is_empty() else None  # the usual chunk has text: no more to check
 
