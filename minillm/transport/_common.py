@@ -19,7 +19,6 @@ import httpx
 from minillm._version import __version__
 from minillm.core.errors import APIConnectionError, APITimeoutError, InvalidParameterError, MiniLLMError
 from minillm.core.events import Event, RequestBuilt, ResponseReceived, StreamFinished, describe, public_url
-from minillm.core.params import NodeCompletionParameters
 from minillm.core.retry import RetryPolicy, give_up, is_retryable
 
 if TYPE_CHECKING:
@@ -29,7 +28,6 @@ __all__ = [
     "BODY_LOG_LEVEL",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RESPONSE_BYTES",
-    "DEFAULT_PARAMS",
     "DEFAULT_TIMEOUT",
     "IdleClock",
     "check_client_options",
@@ -62,9 +60,6 @@ DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_MAX_RESPONSE_BYTES = 128 * 2**20
 """The largest answer body read whole (128 MiB): far above any real completion, low enough that a server
 sending an endless body cannot exhaust memory."""
-
-DEFAULT_PARAMS = NodeCompletionParameters()
-"""The parameters of a call that passes none (frozen, so one instance serves every call)."""
 
 
 def _is_count(value: object) -> bool:
