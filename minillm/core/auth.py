@@ -237,12 +237,22 @@ class ClaudeSubscriptionAuth:
         )
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, at most one more than a credentials file may hold."""
+    with open(path, "rb") as f:
+        return f.read(_MAX_CREDENTIALS_BYTES + 1)
+
+
 def _read_claude_token(path: Path) -> tuple[str | None, str, bool]:
     """The access token in a Claude Code credentials file, or ``None`` and why not (never the file's text),
     and whether the file looked caught mid-write (empty, cut inside a character, not yet whole JSON)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_CREDENTIALS_BYTES + 1)
+        data = _read_bounded(path)
+        # A file rewritten in place can be read half from one version and half from the next, and the splice
+        # of two equal-length documents is valid JSON holding a token that never existed. Two reads that
+        # agree rule that out (the file is small and in the page cache: the second read costs microseconds).
+        if _read_bounded(path) != data:
+            return None, "was being rewritten", True
     except FileNotFoundError:
         return None, "does not exist", False
     except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path

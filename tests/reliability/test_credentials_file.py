@@ -147,3 +147,13 @@ def test_nothing_about_the_token_is_kept_in_a_repr(credentials: Path) -> None:
     os.truncate(credentials, 0)
     assert gen.auth.resolve().secret == TOKENS[0]  # the last good token, while the file is empty
     assert TOKENS[0][13:] not in repr(gen) + repr(gen.auth)
+
+
+def test_two_reads_that_disagree_count_as_mid_write(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A read spliced from two versions of the file is valid JSON with a token that never existed; the second
+    read tells it apart, and the file is then treated as caught mid-write (so the last good token is used)."""
+    from minillm.core import auth
+
+    reads = iter([_document(TOKENS[0]).encode(), _document(TOKENS[1]).encode()])
+    monkeypatch.setattr(auth, "_read_bounded", lambda path: next(reads))
+    assert auth._read_claude_token(tmp_path / "credentials.json") == (None, "was being rewritten", True)
