@@ -19,33 +19,15 @@ from minillm import (
     Message,
     NodeCompletionParameters,
     ProfileWarning,
-    ReasoningConfig,
     ServerError,
-    ToolDefinition,
 )
 from minillm.core.providers.profiles import PROFILES
 from minillm.testing import MockLLMServer, Reply
 from minillm.testing.profiles import EMULATIONS
 from tests.conftest import API
+from tests.test_profiles_core import EVERYTHING, TOOL
 
 NAMES = sorted(PROFILES)
-TOOL = ToolDefinition("lookup", "Look a word up", {"type": "object", "properties": {"word": {"type": "string"}}})
-
-EVERYTHING = CompletionParameters(
-    max_tokens=100,
-    temperature=0.5,
-    top_p=0.9,
-    top_k=40,
-    frequency_penalty=0.1,
-    presence_penalty=0.2,
-    repetition_penalty=1.1,
-    stop=["END"],
-    seed=7,
-    tools=[TOOL],
-    tool_choice="auto",
-    parallel_tool_calls=False,
-    reasoning=ReasoningConfig(effort="low"),
-).with_json_response()
 
 
 def dropped_by(name: str) -> list[str]:
